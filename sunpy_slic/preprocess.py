@@ -1,0 +1,331 @@
+"""
+Turn solar images into the normalised tensors the network sees.
+
+Training and inference call the very same `preprocess` with the `PreprocessSpec` stored in the
+weights file, so what the network sees when classifying is exactly what it saw when it was trained.
+(The original Slic resized with a uint8 bytescale in training but fed raw floats at inference.)
+
+The steps, per image:
+
+1. **Check**: the data must be a 2-D real array with at least ``min_finite_fraction`` finite pixels,
+   not constant, not all zero and not saturated (more than ``saturated_fraction`` of the pixels at the
+   maximum value); otherwise `~sunpy_slic.exceptions.SlicDataError` (a `ValueError`) says why.
+2. **Fill**: NaN and ±inf pixels are set to the image median, so that they look like neither a dark
+   feature (as zeros would) nor a bright one.
+3. **Resize**: to ``image_size`` × ``image_size`` with anti-aliased bilinear interpolation, batched in
+   torch for images of the same shape.
+4. **Normalise**: clip to the ``clip_percentiles`` of the resized image, then subtract the mean and
+   divide by the standard deviation. Every output image has mean 0 and standard deviation 1, and the
+   result does not change when the input intensities are multiplied by a positive number or offset.
+"""
+
+import dataclasses
+import json
+import numbers
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sunpy_slic.exceptions import SlicDataError, SlicWarning
+
+__all__ = ["PreprocessSpec", "image_data", "preprocess"]
+
+# Images larger than this many pixels are subsampled (strided) for the robust statistics of the
+# check/fill step; percentiles of ~1 M pixels are accurate to far better than the clip needs.
+_STATS_PIXELS = 1 << 20
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """
+    The settings of `preprocess`, stored inside every weights file.
+
+    Parameters
+    ----------
+    image_size : int
+        Side of the square image the network sees, in pixels (the paper used 256).
+    clip_percentiles : tuple of float
+        Lower and upper percentiles at which intensities are clipped before standardising.
+    min_finite_fraction : float
+        Images with a smaller fraction of finite pixels are refused.
+    saturated_fraction : float
+        Images with a larger fraction of pixels at their maximum value are refused as saturated.
+    low_contrast : float
+        A robust range (percentile spread) below this fraction of the median absolute level gives a
+        `~sunpy_slic.exceptions.SlicWarning`.
+
+    Examples
+    --------
+    >>> from sunpy_slic.preprocess import PreprocessSpec
+    >>> spec = PreprocessSpec(image_size=128)
+    >>> PreprocessSpec.from_json(spec.to_json()) == spec
+    True
+    """
+
+    image_size: int = 256
+    clip_percentiles: tuple = (0.5, 99.5)
+    min_finite_fraction: float = 0.5
+    saturated_fraction: float = 0.5
+    low_contrast: float = 1e-3
+    version: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.image_size, numbers.Integral) or self.image_size < 32:
+            msg = f"image_size must be an integer >= 32 (VGG-13 pools five times), got {self.image_size!r}"
+            raise ValueError(msg)
+        lo, hi = self.clip_percentiles
+        if not 0 <= lo < hi <= 100:
+            msg = f"clip_percentiles must satisfy 0 <= low < high <= 100, got {self.clip_percentiles!r}"
+            raise ValueError(msg)
+        object.__setattr__(self, "image_size", int(self.image_size))
+        object.__setattr__(self, "clip_percentiles", (float(lo), float(hi)))
+
+    def to_dict(self):
+        """Return the settings as a plain, JSON-serialisable dict."""
+        d = dataclasses.asdict(self)
+        d["clip_percentiles"] = list(self.clip_percentiles)
+        return d
+
+    def to_json(self):
+        """Return the settings as a JSON string."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d):
+        """Build a spec from `to_dict` output; unknown keys are an error."""
+        if not isinstance(d, dict):
+            msg = f"a PreprocessSpec is built from a dict, got {type(d).__name__}"
+            raise TypeError(msg)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            msg = f"unknown PreprocessSpec settings {sorted(unknown)}; known are {sorted(names)}"
+            raise ValueError(msg)
+        d = dict(d)
+        if "clip_percentiles" in d:
+            d["clip_percentiles"] = tuple(d["clip_percentiles"])
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text):
+        """Build a spec from `to_json` output."""
+        return cls.from_dict(json.loads(text))
+
+
+def _describe(obj):
+    if isinstance(obj, np.ndarray):
+        return f"a {obj.ndim}-D {obj.dtype} array of shape {obj.shape}"
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def image_data(obj, *, name=None):
+    """
+    Return the 2-D image array held by a Map, array, tensor or FITS path, checking its kind.
+
+    Parameters
+    ----------
+    obj : `~sunpy.map.GenericMap`, `numpy.ndarray`, `torch.Tensor`, str or `os.PathLike`
+        The image. Paths are read with `sunpy_slic.io.read_map`.
+    name : str, optional
+        What to call the image in error messages.
+
+    Returns
+    -------
+    `numpy.ndarray`
+        The 2-D data, not copied.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.preprocess import image_data
+    >>> image_data(np.ones((4, 5))).shape
+    (4, 5)
+    """
+    from sunpy.map import GenericMap
+
+    label = f" ({name})" if name else ""
+    if isinstance(obj, str | os.PathLike):
+        from sunpy_slic.io import read_map
+
+        obj = read_map(obj)
+    if isinstance(obj, GenericMap):
+        data = obj.data
+    elif isinstance(obj, torch.Tensor):
+        data = obj.detach().cpu().numpy()
+    elif isinstance(obj, np.ndarray):
+        data = obj
+    else:
+        msg = (
+            f"expected a sunpy Map, a 2-D numpy array, a torch tensor or a FITS path{label}, "
+            f"got {_describe(obj)}"
+        )
+        raise TypeError(msg)
+    data = np.asarray(data)
+    if data.dtype.kind == "c":
+        msg = f"expected real-valued image data{label}, got complex dtype {data.dtype}"
+        raise TypeError(msg)
+    if data.dtype.kind not in "biuf":
+        msg = f"expected numeric image data{label}, got dtype {data.dtype}"
+        raise TypeError(msg)
+    if data.ndim != 2:
+        msg = f"expected a 2-D image{label}, got data with {data.ndim} dimension(s), shape {data.shape}"
+        raise SlicDataError(msg)
+    if min(data.shape) < 2:
+        msg = f"expected an image of at least 2x2 pixels{label}, got shape {data.shape}"
+        raise SlicDataError(msg)
+    return data
+
+
+def _robust_fill(data, spec, name):
+    """Check one 2-D image and return it as float32, with non-finite pixels filled and rescaled."""
+    label = f" ({name})" if name else ""
+    if data.dtype.kind == "b":
+        data = data.astype(np.uint8)
+    step = max(1, int(np.ceil(np.sqrt(data.size / _STATS_PIXELS))))
+    sample = np.asarray(data[::step, ::step], dtype=np.float64)
+    finite = np.isfinite(sample)
+    frac = finite.mean()
+    if frac < spec.min_finite_fraction:
+        msg = (
+            f"image{label} has only {frac:.1%} finite pixels; at least "
+            f"{spec.min_finite_fraction:.0%} are needed (all-NaN or mostly-masked frame?)"
+        )
+        raise SlicDataError(msg)
+    values = sample[finite]
+    vmin, vmax = values.min(), values.max()
+    if vmin == vmax:
+        what = "all zero" if vmax == 0 else f"constant (every finite pixel is {vmax:g})"
+        msg = f"image{label} is {what}; it carries no structure to classify"
+        raise SlicDataError(msg)
+    saturated = np.mean(values == vmax)
+    if saturated > spec.saturated_fraction:
+        msg = (
+            f"image{label} is saturated: {saturated:.1%} of its pixels sit at the maximum value "
+            f"{vmax:g} (at most {spec.saturated_fraction:.0%} allowed)"
+        )
+        raise SlicDataError(msg)
+    lo, med, hi = np.percentile(values, [spec.clip_percentiles[0], 50, spec.clip_percentiles[1]])
+    scale = hi - lo
+    if scale <= 0:
+        msg = (
+            f"image{label} is nearly constant: its {spec.clip_percentiles[0]}th and "
+            f"{spec.clip_percentiles[1]}th percentiles are both {lo:g}"
+        )
+        raise SlicDataError(msg)
+    if scale < spec.low_contrast * max(abs(med), np.finfo(np.float64).tiny):
+        warnings.warn(
+            f"image{label} has very low contrast (robust range {scale:.3g} around a level of {med:.3g})",
+            SlicWarning,
+            stacklevel=4,
+        )
+    # Work in units of the robust range about the median: this is an affine map with a positive
+    # scale, so the final normalisation is unchanged by it, and any dynamic range fits in float32.
+    out = np.asarray(data, dtype=np.float64)
+    out = np.where(np.isfinite(out), out, med)
+    out -= med
+    out /= scale
+    np.clip(out, -1e6, 1e6, out=out)
+    return out.astype(np.float32)
+
+
+def _items(data):
+    """Split the input of `preprocess` into a list of (image, name) pairs."""
+    from sunpy.map import GenericMap, MapSequence
+
+    if isinstance(data, np.ndarray | torch.Tensor) and data.ndim == 3:
+        return [(d, f"image {i}") for i, d in enumerate(data)]
+    if isinstance(data, MapSequence):
+        data = list(data.maps)
+    if isinstance(data, list | tuple):
+        if len(data) == 0:
+            msg = "expected at least one image, got an empty sequence"
+            raise ValueError(msg)
+        return [(d, str(d) if isinstance(d, str | os.PathLike) else f"image {i}") for i, d in enumerate(data)]
+    if isinstance(data, str | os.PathLike | GenericMap | np.ndarray | torch.Tensor):
+        return [(data, str(data) if isinstance(data, str | os.PathLike) else None)]
+    msg = (
+        "expected a sunpy Map, a FITS path, a 2-D array or tensor, a 3-D (N, H, W) batch, or a "
+        f"sequence of these, got {_describe(data)}"
+    )
+    raise TypeError(msg)
+
+
+def _resize(batch, size):
+    """Anti-aliased bilinear resize of an (N, 1, H, W) float32 tensor to (N, 1, size, size)."""
+    if batch.shape[-2:] == (size, size):
+        return batch
+    return F.interpolate(batch, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
+def _normalise(batch, spec):
+    """Clip each image at its percentiles, then standardise to mean 0, std 1 (in place)."""
+    n = batch.shape[0]
+    flat = batch.reshape(n, -1)
+    q = torch.tensor([p / 100 for p in spec.clip_percentiles], dtype=flat.dtype, device=flat.device)
+    lo, hi = torch.quantile(flat, q, dim=1, keepdim=True)
+    flat = torch.clamp(flat, lo, hi)
+    mean = flat.mean(dim=1, keepdim=True)
+    std = flat.std(dim=1, keepdim=True, unbiased=False)
+    if bool((std <= 0).any()):
+        bad = int(torch.nonzero(std.squeeze(1) <= 0)[0])
+        msg = f"image {bad} has no contrast left after resizing to {spec.image_size} pixels"
+        raise SlicDataError(msg)
+    return ((flat - mean) / std).reshape(batch.shape)
+
+
+def preprocess(data, spec=None, *, device=None):
+    """
+    Turn one or many solar images into the network's input tensor.
+
+    Parameters
+    ----------
+    data : `~sunpy.map.GenericMap`, array, tensor, FITS path, or a sequence / `~sunpy.map.MapSequence`
+        One 2-D image, a 3-D ``(N, H, W)`` batch, or a list of images of any (mixed) shapes.
+    spec : `PreprocessSpec`, optional
+        The settings; by default ``PreprocessSpec()``. Use the spec stored with the weights
+        (``model.slic_meta.preprocess``) to feed a trained model.
+    device : str or `torch.device`, optional
+        Where to resize and normalise (default: CPU).
+
+    Returns
+    -------
+    `torch.Tensor`
+        float32, shape ``(N, 1, image_size, image_size)``; each image has mean 0 and std 1.
+
+    Raises
+    ------
+    TypeError
+        For input that is not an image (wrong type, complex or non-numeric dtype).
+    sunpy_slic.exceptions.SlicDataError
+        For an image that cannot be classified: not 2-D, mostly NaN, constant, all zero, saturated.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.preprocess import PreprocessSpec, preprocess
+    >>> image = np.random.default_rng(0).normal(1000, 50, (300, 200))
+    >>> image[10, 10] = np.nan
+    >>> x = preprocess(image, PreprocessSpec(image_size=64))
+    >>> x.shape, x.dtype
+    (torch.Size([1, 1, 64, 64]), torch.float32)
+    >>> round(float(x.mean()), 4), round(float(x.std(unbiased=False)), 4)
+    (0.0, 1.0)
+    """
+    spec = PreprocessSpec() if spec is None else spec
+    if not isinstance(spec, PreprocessSpec):
+        msg = f"spec must be a PreprocessSpec, got {_describe(spec)}"
+        raise TypeError(msg)
+    items = _items(data)
+    arrays = [_robust_fill(image_data(obj, name=name), spec, name) for obj, name in items]
+    out = torch.empty((len(arrays), 1, spec.image_size, spec.image_size), dtype=torch.float32, device=device)
+    groups = {}
+    for i, a in enumerate(arrays):
+        groups.setdefault(a.shape, []).append(i)
+    for idx in groups.values():
+        batch = torch.from_numpy(np.stack([arrays[i] for i in idx])[:, None]).to(device)
+        out[idx] = _resize(batch, spec.image_size)
+    return _normalise(out, spec)
