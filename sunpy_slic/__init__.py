@@ -1,0 +1,29 @@
+"""
+sunpy-slic: classify solar images into filaments, flare ribbons, prominences, sunspots and quiet Sun.
+
+A re-creation of Slic (Armstrong & Fletcher 2019, Solar Physics 294:80) for `sunpy.map.Map` images.
+"""
+
+from sunpy_slic.classify import ClassificationResult, classify
+from sunpy_slic.exceptions import SlicDataError, SlicWarning, SlicWeightsError
+from sunpy_slic.features import FEATURES
+from sunpy_slic.preprocess import PreprocessSpec, preprocess
+from sunpy_slic.weights import load_model
+
+try:
+    from sunpy_slic._version import __version__
+except ImportError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "FEATURES",
+    "ClassificationResult",
+    "PreprocessSpec",
+    "SlicDataError",
+    "SlicWarning",
+    "SlicWeightsError",
+    "__version__",
+    "classify",
+    "load_model",
+    "preprocess",
+]

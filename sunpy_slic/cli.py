@@ -1,0 +1,192 @@
+"""
+The ``sunpy-slic`` command line: ``classify``, ``prepare``, ``train`` and ``evaluate``.
+
+Errors print one line on standard error and exit with status 2 (bad input) or 1 (other failures);
+``--debug`` shows the full traceback instead.
+"""
+
+import argparse
+import glob
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _expand(paths):
+    """Expand globs, folders and @list files into FITS paths."""
+    out = []
+    for p in paths:
+        if p.startswith("@"):
+            out += [line.strip() for line in Path(p[1:]).read_text().splitlines() if line.strip()]
+        elif any(c in p for c in "*?["):
+            matches = sorted(glob.glob(p, recursive=True))
+            if not matches:
+                msg = f"no files match {p!r}"
+                raise FileNotFoundError(msg)
+            out += matches
+        elif Path(p).is_dir():
+            found = sorted(str(f) for pattern in ("*.fits", "*.fits.gz", "*.fts", "*.fit") for f in Path(p).glob(pattern))
+            if not found:
+                msg = f"no FITS files in folder {p}"
+                raise FileNotFoundError(msg)
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
+def _write_table(table, output):
+    from sunpy_slic.weights import _atomic_write_bytes
+
+    output = Path(output)
+    fmt = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv"}.get(output.suffix.lower())
+    if fmt is None:
+        msg = f"--output must end in .ecsv or .csv, got {output.name!r}"
+        raise ValueError(msg)
+    import io
+
+    buf = io.StringIO()
+    t = table.copy()
+    if fmt == "ascii.csv" and "date_obs" in t.colnames:
+        t["date_obs"] = [d.isot if d is not None else "" for d in t["date_obs"]]
+    t.write(buf, format=fmt)
+    _atomic_write_bytes(output, buf.getvalue().encode())
+
+
+def _cmd_classify(args):
+    from sunpy_slic.classify import classify
+    from sunpy_slic.data import sample_files
+    from sunpy_slic.weights import load_model
+
+    paths = _expand(args.paths)
+    if args.sample:
+        paths += [str(p) for p in sample_files()]
+    if not paths:
+        msg = "no input: give FITS paths, a folder, a glob, @list.txt, or --sample"
+        raise ValueError(msg)
+    model = load_model(args.weights, device=args.device)
+    table = classify(paths, model=model, batch_size=args.batch_size, progress=not args.no_progress)
+    shown = table.copy()
+    shown["source"] = [Path(s).name for s in shown["source"]]
+    for c in shown.colnames:
+        if c.startswith("p") and c != "probability" or c == "probability":
+            shown[c].info.format = ".3f"
+    shown.pprint_all()
+    if args.output:
+        _write_table(table, args.output)
+        print(f"wrote {len(table)} rows to {args.output}")
+    meta = model.slic_meta
+    print(f"weights: {meta.provenance.get('name', args.weights or 'bundled default')} "
+          f"(sha256 {meta.sha256[:12]}, image size {meta.preprocess.image_size})")
+    return 0
+
+
+def _cmd_prepare(args):
+    from sunpy_slic.data.dataset import prepare_dataset
+
+    store = prepare_dataset(
+        args.root, args.out, image_size=args.image_size, split=args.split, val_fraction=args.val_fraction,
+        seed=args.seed, progress=not args.no_progress,
+    )
+    print(f"store {args.out}: {len(store)} images; report in {Path(args.out) / 'report.json'}")
+    return 0
+
+
+def _cmd_train(args):
+    from sunpy_slic.data.dataset import open_store
+    from sunpy_slic.train import fit
+
+    store = open_store(args.store)
+    result = fit(
+        store, head=args.head, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, device=args.device,
+        seed=args.seed, schedule=args.schedule, checkpoint_dir=args.checkpoint_dir, progress=not args.no_progress,
+    )
+    result.save(args.output, provenance={"data": str(args.store)})
+    acc = result.metrics.get("accuracy")
+    print(f"wrote {args.output}" + (f"; validation accuracy {acc:.4f}" if acc is not None else ""))
+    return 0
+
+
+def _cmd_evaluate(args):
+    from sunpy_slic.features import FEATURES
+    from sunpy_slic.train import evaluate
+    from sunpy_slic.weights import load_model
+
+    model = load_model(args.weights, device=args.device)
+    m = evaluate(model, args.store, progress=not args.no_progress)
+    print(f"accuracy {m['accuracy']:.4f} on {m['n']} images")
+    print(f"{'':14}" + "".join(f"{f[:10]:>11}" for f in FEATURES) + "   (predicted)")
+    for name, row in zip(FEATURES, m["confusion_matrix"], strict=True):
+        print(f"{name:14}" + "".join(f"{v:>11d}" for v in row))
+    return 0
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="sunpy-slic", description="Classify solar images with Slic.")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("classify", help="classify FITS files and print a table")
+    c.add_argument("paths", nargs="*", help="FITS files, folders, globs, or @file listing paths")
+    c.add_argument("--sample", action="store_true", help="also classify the bundled Hinode/SOT sample frames")
+    c.add_argument("--weights", help="weights file or file:// URL (default: bundled)")
+    c.add_argument("--output", help="write the table to this .ecsv or .csv file")
+    c.add_argument("--batch-size", type=int, default=32)
+    c.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    c.set_defaults(func=_cmd_classify)
+
+    pr = sub.add_parser("prepare", help="preprocess ROOT/<feature>/*.fits into a training store OUT")
+    pr.add_argument("root")
+    pr.add_argument("out")
+    pr.add_argument("--image-size", type=int, default=256)
+    pr.add_argument("--split", default="time", choices=["time", "random", "none"])
+    pr.add_argument("--val-fraction", type=float, default=0.1)
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--no-progress", action="store_true")
+    pr.set_defaults(func=_cmd_prepare)
+
+    t = sub.add_parser("train", help="train a model on a prepared store")
+    t.add_argument("store")
+    t.add_argument("--output", default="slic.safetensors", help="weights file to write")
+    t.add_argument("--head", default="compact", choices=["compact", "paper"])
+    t.add_argument("--epochs", type=int, default=5)
+    t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--schedule", default="constant", choices=["constant", "cosine"])
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device")
+    t.add_argument("--checkpoint-dir", help="write a checkpoint each epoch and resume from it")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("evaluate", help="accuracy and confusion matrix of WEIGHTS on a store")
+    e.add_argument("weights")
+    e.add_argument("store")
+    e.add_argument("--device")
+    e.add_argument("--no-progress", action="store_true")
+    e.set_defaults(func=_cmd_evaluate)
+    return p
+
+
+def main(argv=None):
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    if getattr(args, "split", None) == "none":
+        args.split = None
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("sunpy-slic: interrupted", file=sys.stderr)
+        return 130
+    except (TypeError, ValueError, FileNotFoundError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"sunpy-slic {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"sunpy-slic {args.command}: unexpected {type(exc).__name__}: {exc} (use --debug)", file=sys.stderr)
+        return 1
