@@ -1,0 +1,135 @@
+import json
+import pickle
+import struct
+
+import pytest
+import torch
+
+from sunpy_slic.exceptions import SlicWeightsError
+from sunpy_slic.features import FEATURES
+from sunpy_slic.model import SlicNet
+from sunpy_slic.preprocess import PreprocessSpec
+from sunpy_slic.weights import load_model, read_weights, save_weights, tensor_sha256
+
+SPEC = PreprocessSpec(image_size=32)
+
+
+def _rewrite_metadata(path, out, edit):
+    """Rewrite a safetensors file's sunpy-slic metadata with ``edit(dict)``, keeping the tensors."""
+    data = path.read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8 : 8 + n])
+    meta = json.loads(header["__metadata__"]["sunpy_slic"])
+    edit(meta)
+    header["__metadata__"]["sunpy_slic"] = json.dumps(meta)
+    new = json.dumps(header).encode()
+    new += b" " * (-len(new) % 8)
+    out.write_bytes(struct.pack("<Q", len(new)) + new + data[8 + n :])
+
+
+def test_round_trip_gives_identical_outputs(tmp_path):
+    torch.manual_seed(0)
+    model = SlicNet(image_size=32).eval()
+    path = tmp_path / "w.safetensors"
+    meta = save_weights(model, path, preprocess=SPEC, provenance={"data": "test"}, metrics={"accuracy": 0.5})
+    loaded = load_model(path, device="cpu")
+    x = torch.randn(4, 1, 32, 32)
+    with torch.inference_mode():
+        assert torch.equal(model(x), loaded(x))
+    m = loaded.slic_meta
+    assert m.features == FEATURES
+    assert m.preprocess == SPEC
+    assert m.model == model.config
+    assert m.provenance["data"] == "test"
+    assert "torch" in m.provenance
+    assert "date" in m.provenance
+    assert m.metrics == {"accuracy": 0.5}
+    assert m.sha256 == meta.sha256 == tensor_sha256(read_weights(path)[0])
+
+
+def test_file_url_and_float16(tmp_path):
+    model = SlicNet(image_size=32).eval()
+    path = tmp_path / "half.safetensors"
+    save_weights(model, path, preprocess=SPEC, dtype=torch.float16)
+    assert path.stat().st_size < 0.6 * 4 * sum(p.numel() for p in model.parameters())
+    loaded = load_model(path.as_uri(), device="cpu")
+    x = torch.randn(2, 1, 32, 32)
+    with torch.inference_mode():
+        assert torch.allclose(model(x), loaded(x), atol=1e-2)
+
+
+def test_tampered_tensors_are_detected(tmp_path):
+    path = tmp_path / "w.safetensors"
+    save_weights(SlicNet(image_size=32), path, preprocess=SPEC)
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF  # flip bits in the last tensor
+    bad = tmp_path / "tampered.safetensors"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(SlicWeightsError, match="corrupt or was modified"):
+        load_model(bad)
+
+
+def test_other_features_are_refused(tmp_path):
+    path = tmp_path / "w.safetensors"
+    save_weights(SlicNet(image_size=32), path, preprocess=SPEC)
+    bad = tmp_path / "other.safetensors"
+    _rewrite_metadata(path, bad, lambda m: m.update(features=["a", "b", "c", "d", "e"]))
+    with pytest.raises(SlicWeightsError, match=r"trained for features \['a'"):
+        load_model(bad)
+
+
+def test_wrong_shapes_are_refused(tmp_path):
+    path = tmp_path / "w.safetensors"
+    save_weights(SlicNet(image_size=32), path, preprocess=SPEC)
+    bad = tmp_path / "paper.safetensors"
+    # Claim the tensors belong to a paper-head model: the classifier shapes cannot match.
+    _rewrite_metadata(path, bad, lambda m: m["model"].update(head="paper", image_size=256))
+    with pytest.raises(SlicWeightsError, match="do not match"):
+        load_model(bad)
+
+
+def test_pickle_is_never_unpickled(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.pth"
+    evil.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(SlicWeightsError, match="never unpickles"):
+        load_model(evil)
+    torch_zip = tmp_path / "legacy.pth"
+    torch.save({"w": torch.zeros(1)}, torch_zip)
+    with pytest.raises(SlicWeightsError, match="never unpickles"):
+        load_model(torch_zip)
+    assert not marker.exists()
+
+
+def test_bad_paths(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such weights file"):
+        load_model(tmp_path / "missing.safetensors")
+    with pytest.raises(SlicWeightsError, match="directory"):
+        load_model(tmp_path)
+    with pytest.raises(ValueError, match="never downloads"):
+        load_model("https://example.org/w.safetensors")
+    with pytest.raises(TypeError, match="file path"):
+        load_model(42)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a safetensors file at all")
+    with pytest.raises(SlicWeightsError, match="not a"):
+        load_model(junk)
+    from safetensors.torch import save_file
+
+    plain = tmp_path / "plain.safetensors"
+    save_file({"x": torch.zeros(2)}, plain)
+    with pytest.raises(SlicWeightsError, match="without sunpy-slic metadata"):
+        load_model(plain)
+
+
+def test_save_checks_arguments(tmp_path):
+    with pytest.raises(TypeError, match="SlicNet"):
+        save_weights(torch.nn.Linear(2, 2), tmp_path / "x.safetensors", preprocess=SPEC)
+    with pytest.raises(ValueError, match="64-pixel images"):
+        save_weights(SlicNet(image_size=64), tmp_path / "x.safetensors", preprocess=SPEC)
+    assert not list(tmp_path.iterdir())
