@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.preprocess import PreprocessSpec, preprocess
 
-__all__ = ["ClassificationResult", "classify", "model_spec", "predict_proba"]
+__all__ = ["ClassificationResult", "autocast_dtype", "classify", "model_spec", "predict_proba"]
 
 _default_models = {}
 
@@ -53,20 +53,50 @@ def _resolve_model(model, device):
     return model
 
 
-def predict_proba(model, x, *, temperature=None):
+def autocast_dtype(device, amp="auto"):
+    """
+    Return the reduced-precision dtype to run a forward pass in on ``device``, or None for float32.
+
+    ``amp="auto"`` picks bfloat16 on CUDA GPUs that support it and on CPUs with native bf16
+    instructions (AVX-512-BF16 / AMX), where it is about twice as fast; ``False`` keeps float32.
+    """
+    if amp is False or amp is None:
+        return None
+    if amp not in (True, "auto", "bf16", "bfloat16", "fp16", "float16"):
+        msg = f'amp must be True, False, "auto", "bf16" or "fp16", got {amp!r}'
+        raise ValueError(msg)
+    device = torch.device(device)
+    if amp in ("fp16", "float16"):
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu":
+        try:
+            native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            native = False
+        if native or amp in ("bf16", "bfloat16"):
+            return torch.bfloat16
+    return None
+
+
+def predict_proba(model, x, *, temperature=None, amp="auto"):
     """
     Return softmax probabilities, shape ``(N, 5)``, for a preprocessed ``(N, 1, S, S)`` tensor.
 
-    Runs in eval mode under `torch.inference_mode`; the model's calibration temperature (stored in
-    its weights) is applied unless ``temperature`` is given.
+    Runs in eval mode under `torch.inference_mode`, channels-last, with bf16 autocast where the
+    hardware supports it (see `autocast_dtype`); the model's calibration temperature (stored in its
+    weights) is applied unless ``temperature`` is given. Softmax is always computed in float32.
     """
     device = next(model.parameters()).device
     t = _temperature(model) if temperature is None else float(temperature)
+    dtype = autocast_dtype(device, amp)
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
-            logits = model(x.to(device, non_blocking=True))
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            logits = model(x)
             return torch.softmax(logits.float() / t, dim=1).cpu()
     finally:
         model.train(was_training)
@@ -236,7 +266,26 @@ def _results_table(results):
     return t
 
 
-def classify(data, *, model=None, batch_size=32, device=None, progress=True):
+def _read_all(items, num_workers):
+    """Yield ``_map_info`` of every item in order, decoding up to ``2 * num_workers`` ahead in threads."""
+    if num_workers <= 1 or len(items) == 1:
+        for i, obj in enumerate(items):
+            yield _map_info(obj, i)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="slic-read") as pool:
+        pending = deque()
+        for i, obj in enumerate(items):
+            pending.append(pool.submit(_map_info, obj, i))
+            if len(pending) >= 2 * num_workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def classify(data, *, model=None, batch_size=32, device=None, amp="auto", num_workers=None, progress=True):
     """
     Classify solar images into the five `~sunpy_slic.FEATURES`.
 
@@ -248,9 +297,15 @@ def classify(data, *, model=None, batch_size=32, device=None, progress=True):
         From `~sunpy_slic.load_model`; by default the bundled weights. Its stored preprocessing is
         applied, so images are seen exactly as in training.
     batch_size : int
-        Images per forward pass.
+        Images per forward pass. Files are read in a stream, so memory does not grow with the number
+        of inputs.
     device : str or `torch.device`, optional
         Where to run; by default the model's device (CUDA when available for the default model).
+    amp : bool or str
+        ``"auto"`` (default) runs the network in bfloat16 where the hardware has native support;
+        ``False`` forces float32 (see `autocast_dtype`).
+    num_workers : int, optional
+        Threads decoding FITS files ahead of the network (default: the number of CPU cores, at most 8).
     progress : bool
         Show a progress bar when classifying many images.
 
@@ -280,19 +335,26 @@ def classify(data, *, model=None, batch_size=32, device=None, progress=True):
     items = [data] if single else _as_list(data)
     model = _resolve_model(model, device)
     spec = model_spec(model)
+    if num_workers is None:
+        num_workers = min(8, os.cpu_count() or 1)
     results = []
     bar = tqdm(total=len(items), desc="Classifying", unit="img", disable=single or not progress)
     try:
-        for start in range(0, len(items), batch_size):
-            chunk = [_map_info(obj, start + i) for i, obj in enumerate(items[start : start + batch_size])]
-            x = preprocess([img for img, _ in chunk], spec)
-            probs = predict_proba(model, x).numpy()
-            for (_, info), p in zip(chunk, probs, strict=True):
-                probabilities = {k: float(v) for k, v in zip(FEATURES, p, strict=True)}
-                results.append(
-                    ClassificationResult(feature=FEATURES[int(np.argmax(p))], probabilities=probabilities, **info)
-                )
-            bar.update(len(chunk))
+        chunk = []
+        stream = _read_all(items, num_workers)
+        for n, info in enumerate(stream, start=1):
+            chunk.append(info)
+            if len(chunk) == batch_size or n == len(items):
+                x = preprocess([img for img, _ in chunk], spec)
+                probs = predict_proba(model, x, amp=amp).numpy()
+                for (_, meta), p in zip(chunk, probs, strict=True):
+                    if not single:
+                        meta["meta"] = None  # tables carry no headers; keeps memory flat for many files
+                    probabilities = {k: float(v) for k, v in zip(FEATURES, p, strict=True)}
+                    feature = FEATURES[int(np.argmax(p))]
+                    results.append(ClassificationResult(feature=feature, probabilities=probabilities, **meta))
+                bar.update(len(chunk))
+                chunk = []
     finally:
         bar.close()
     return results[0] if single else _results_table(results)

@@ -30,24 +30,10 @@ _LAST = "last.json"
 
 
 def _amp_dtype(device, amp):
-    """Return the autocast dtype to use on ``device`` (None: full float32)."""
-    if amp is False or amp is None:
-        return None
-    if amp not in (True, "auto", "bf16", "bfloat16", "fp16", "float16"):
-        msg = f'amp must be True, False, "auto", "bf16" or "fp16", got {amp!r}'
-        raise ValueError(msg)
-    if amp in ("fp16", "float16"):
-        return torch.float16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu":
-        try:
-            supported = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            supported = False
-        if supported or amp in ("bf16", "bfloat16", True):
-            return torch.bfloat16 if (supported or amp is not True) else None
-    return None
+    """The autocast dtype for ``device`` (None: float32); training shares inference's choice."""
+    from sunpy_slic.classify import autocast_dtype
+
+    return autocast_dtype(device, amp)
 
 
 def _as_datasets(train, val, *, augment, seed, image_size):
