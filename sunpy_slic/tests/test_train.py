@@ -1,0 +1,188 @@
+"""
+Training: the science test (accuracy on held-out synthetic data), checkpoints and resumption.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from sunpy_slic.features import FEATURES
+from sunpy_slic.train import confusion_metrics, evaluate, fit, plot_confusion_matrix
+from sunpy_slic.weights import load_model
+
+#: The accuracy a small compact model must reach on an independent synthetic test set.
+TARGET_ACCURACY = 0.95
+
+
+@pytest.fixture(scope="module")
+def synthetic_stores(tmp_path_factory):
+    """A small synthetic training store (time-grouped split) and an independent test store."""
+    from sunpy_slic.data.dataset import prepare_dataset
+    from sunpy_slic.data.synthetic import make_dataset
+
+    base = tmp_path_factory.mktemp("synthetic")
+    make_dataset(base / "train", 64, seed=1, shape=(96, 96), progress=False)
+    make_dataset(base / "test", 24, seed=777, shape=(96, 96), progress=False)
+    store = prepare_dataset(base / "train", base / "store", image_size=32, val_fraction=0.2, seed=0, progress=False)
+    test = prepare_dataset(base / "test", base / "store_test", image_size=32, split=None, progress=False)
+    return store, test
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_stores, tmp_path_factory):
+    store, _ = synthetic_stores
+    ckpt = tmp_path_factory.mktemp("ckpt")
+    return fit(store, epochs=8, lr=0.02, batch_size=32, schedule="cosine", warmup=1, seed=0,
+               checkpoint_dir=ckpt, progress=False)
+
+
+def test_fit_reaches_target_accuracy_on_held_out_synthetic_data(trained, synthetic_stores):
+    _, test = synthetic_stores
+    metrics = evaluate(trained.model, test.subset("all"), progress=False)
+    assert metrics["n"] == 24 * len(FEATURES)
+    assert metrics["accuracy"] >= TARGET_ACCURACY, metrics["confusion_matrix"]
+    cm = np.array(metrics["confusion_matrix"])
+    assert cm.sum() == metrics["n"]
+    assert np.trace(cm) / cm.sum() == pytest.approx(metrics["accuracy"])
+    # Validation (time-grouped split of the training folder) is reported after every epoch.
+    assert [h["epoch"] for h in trained.history] == list(range(1, 9))
+    assert all("val_accuracy" in h for h in trained.history)
+    assert trained.metrics["accuracy"] == trained.history[-1]["val_accuracy"]
+
+
+def test_checkpoints_and_saved_weights(trained, synthetic_stores, tmp_path):
+    store, test = synthetic_stores
+    best = trained.best_checkpoint
+    assert best is not None
+    assert best.exists()
+    model = load_model(best, device="cpu")
+    assert model.slic_meta.preprocess == store.spec
+    path = tmp_path / "mine.safetensors"
+    meta = trained.save(path, provenance={"data": "unit test"})
+    assert meta.provenance["recipe"]["lr"] == 0.02
+    assert meta.provenance["data"] == "unit test"
+    assert meta.metrics["accuracy"] == trained.metrics["accuracy"]
+    again = evaluate(load_model(path, device="cpu"), test, progress=False)
+    ref = evaluate(trained.model, test, progress=False)
+    assert again["accuracy"] == ref["accuracy"]
+
+
+_KILLER = textwrap.dedent(
+    """
+    import os, signal, sys, torch
+    from torch.utils.data import TensorDataset
+    import sunpy_slic.train as train
+    import sunpy_slic.weights as weights
+
+    kill_after, mode, ckpt = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    data = torch.load(sys.argv[4], weights_only=True)
+    calls = {"n": 0}
+    if mode == "after_epoch":
+        real = train._save_checkpoint
+        def wrapped(*a, **k):
+            out = real(*a, **k)
+            calls["n"] += 1
+            if calls["n"] == kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return out
+        train._save_checkpoint = wrapped
+    else:  # die in the middle of writing a file of epoch kill_after's checkpoint, after its temp file
+        real_replace = os.replace
+        def dying_replace(src, dst):
+            if f"epoch-{kill_after:03d}" in str(dst) and str(dst).endswith("state.safetensors"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real_replace(src, dst)
+        os.replace = dying_replace
+    ds = TensorDataset(data["x"], data["y"])
+    train.fit(ds, ds, epochs=4, lr=0.01, batch_size=8, seed=5, checkpoint_dir=ckpt, progress=False)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory):
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(40) % len(FEATURES)
+    x = torch.randn(40, 1, 32, 32, generator=g) + y[:, None, None, None].float()
+    path = tmp_path_factory.mktemp("data") / "data.pt"
+    torch.save({"x": x, "y": y}, path)
+    return path, TensorDataset(x, y)
+
+
+def _kill_run(tmp_path, small_data, mode, k):
+    script = tmp_path / "killer.py"
+    script.write_text(_KILLER)
+    ckpt = tmp_path / f"ckpt_{mode}"
+    proc = subprocess.run([sys.executable, str(script), str(k), mode, str(ckpt), str(small_data[0])],
+                          capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    return ckpt
+
+
+def _same_weights(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+def test_killed_run_resumes_and_matches_uninterrupted(tmp_path, small_data):
+    _, ds = small_data
+    ckpt = _kill_run(tmp_path, small_data, "after_epoch", 2)
+    assert json.loads((ckpt / "last.json").read_text())["epoch"] == 1  # epochs 1 and 2 complete (0-based 1)
+    resumed = fit(ds, ds, epochs=4, lr=0.01, batch_size=8, seed=5, checkpoint_dir=ckpt, progress=False)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    straight = fit(ds, ds, epochs=4, lr=0.01, batch_size=8, seed=5, progress=False)
+    assert _same_weights(resumed.model, straight.model)
+    assert resumed.history[-1]["train_loss"] == straight.history[-1]["train_loss"]
+
+
+def test_kill_while_writing_a_checkpoint_leaves_the_last_one_intact(tmp_path, small_data):
+    _, ds = small_data
+    ckpt = _kill_run(tmp_path, small_data, "during_write", 3)
+    # Epoch 3's files were being written: last.json still names epoch 2, whose files load.
+    last = json.loads((ckpt / "last.json").read_text())
+    assert last["epoch"] == 1
+    assert load_model(ckpt / last["weights"], device="cpu") is not None
+    assert not (ckpt / "epoch-003.state.safetensors").exists()
+    resumed = fit(ds, ds, epochs=4, lr=0.01, batch_size=8, seed=5, checkpoint_dir=ckpt, progress=False)
+    straight = fit(ds, ds, epochs=4, lr=0.01, batch_size=8, seed=5, progress=False)
+    assert _same_weights(resumed.model, straight.model)
+
+
+def test_resume_refuses_other_settings(tmp_path, small_data):
+    _, ds = small_data
+    fit(ds, epochs=1, batch_size=8, seed=5, checkpoint_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="other settings"):
+        fit(ds, epochs=2, batch_size=8, lr=0.1, seed=5, checkpoint_dir=tmp_path, progress=False)
+
+
+def test_fit_argument_errors(small_data):
+    _, ds = small_data
+    with pytest.raises(ValueError, match="epochs"):
+        fit(ds, epochs=0, progress=False)
+    with pytest.raises(ValueError, match="schedule"):
+        fit(ds, schedule="step", progress=False)
+    with pytest.raises(TypeError, match="torch Dataset"):
+        fit([1, 2, 3], progress=False)
+    with pytest.raises(TypeError, match="SlicNet"):
+        fit(ds, model=torch.nn.Linear(2, 2), progress=False)
+
+
+def test_confusion_metrics_and_plot():
+    m = confusion_metrics([0, 0, 1, 2, 3, 4, 4], [0, 1, 1, 2, 3, 4, 0])
+    assert m["accuracy"] == pytest.approx(5 / 7)
+    assert m["per_class"]["filament"]["precision"] == pytest.approx(0.5)
+    assert m["per_class"]["filament"]["recall"] == pytest.approx(0.5)
+    assert m["per_class"]["flare_ribbon"]["precision"] == pytest.approx(0.5)
+    assert m["per_class"]["flare_ribbon"]["recall"] == 1.0
+    ax = plot_confusion_matrix(m)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Filament", "Flare ribbon", "Prominence",
+                                                             "Quiet Sun", "Sunspot"]
+    assert len(ax.texts) == 25
+    with pytest.raises(ValueError, match="5x5"):
+        plot_confusion_matrix(np.zeros((3, 3)))
