@@ -76,6 +76,13 @@ def read_map(path):
     if not isinstance(smap, GenericMap):
         msg = f"expected {p} to hold one image, got {type(smap).__name__}"
         raise SlicDataError(msg)
+    # sunpy silently keeps the first plane of a cube; a classifier must not.
+    naxis = int(smap.meta.get("naxis", 2))
+    extra = [int(smap.meta.get(f"naxis{i}", 1)) for i in range(3, naxis + 1)]
+    if any(n > 1 for n in extra):
+        shape = tuple(int(smap.meta.get(f"naxis{i}", 1)) for i in range(naxis, 0, -1))
+        msg = f"expected a 2-D image in {p}, got a {naxis}-D data cube of shape {shape}"
+        raise SlicDataError(msg)
     return smap
 
 

@@ -105,3 +105,10 @@ def test_bundled_model_classifies_every_sample_frame_as_sunspot():
     table = classify(sample_files(), progress=False)
     assert list(table["feature"]) == ["sunspot"] * len(sample_files())
     assert (table["p_sunspot"] > 0.5).all()
+
+
+def test_cube_is_refused_not_cut_to_its_first_plane(tiny_model, tmp_path):
+    path = tmp_path / "cube.fits"
+    fits.writeto(path, np.random.default_rng(0).random((3, 40, 40)))
+    with pytest.raises(sunpy_slic.SlicDataError, match=r"3-D data cube of shape \(3, 40, 40\)"):
+        classify(path, model=tiny_model)
