@@ -66,7 +66,14 @@ def read_map(path):
             if isinstance(smap, GenericMap):
                 smap.data  # noqa: B018 -- force the (lazy) read so truncated files fail here
     except Exception as exc:
-        msg = f"could not read {p} as a FITS image: {type(exc).__name__}: {exc}"
+        if type(exc).__name__ == "MapMetaValidationError":
+            first = str(exc).splitlines()[0]
+            msg = (
+                f"{p} has no usable world coordinate system ({first}); add the WCS keywords "
+                "(CTYPEi, CUNITi, CDELTi, ...) or pass the data array to classify instead"
+            )
+        else:
+            msg = f"could not read {p} as a FITS image: {type(exc).__name__}: {exc}"
         raise SlicDataError(msg) from exc
     if isinstance(smap, list):
         if not smap:

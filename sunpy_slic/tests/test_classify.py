@@ -109,6 +109,18 @@ def test_bundled_model_classifies_every_sample_frame_as_sunspot():
 
 def test_cube_is_refused_not_cut_to_its_first_plane(tiny_model, tmp_path):
     path = tmp_path / "cube.fits"
-    fits.writeto(path, np.random.default_rng(0).random((3, 40, 40)))
+    header = fits.Header()
+    for i, (ctype, unit) in enumerate([("HPLN-TAN", "arcsec"), ("HPLT-TAN", "arcsec"), ("WAVE", "Angstrom")], 1):
+        header[f"CTYPE{i}"], header[f"CUNIT{i}"], header[f"CDELT{i}"] = ctype, unit, 1.0
+    fits.writeto(path, np.random.default_rng(0).random((3, 40, 40)), header)
     with pytest.raises(sunpy_slic.SlicDataError, match=r"3-D data cube of shape \(3, 40, 40\)"):
         classify(path, model=tiny_model)
+
+
+def test_fits_without_wcs_gets_a_specific_error(tiny_model, tmp_path):
+    path = tmp_path / "plain.fits"
+    fits.writeto(path, np.random.default_rng(0).random((40, 40)))
+    with pytest.raises(sunpy_slic.SlicDataError, match="no usable world coordinate system"):
+        classify(path, model=tiny_model)
+    # The data themselves can still be classified as an array.
+    assert classify(fits.getdata(path), model=tiny_model).feature in sunpy_slic.FEATURES
