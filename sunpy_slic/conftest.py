@@ -1,12 +1,11 @@
 """Shared pytest fixtures."""
 
 import astropy.units as u
+import matplotlib
 import numpy as np
 import pytest
 import torch
 from astropy.coordinates import SkyCoord
-
-import matplotlib
 
 matplotlib.use("Agg")
 
@@ -20,7 +19,9 @@ def hpc_map():
 
     date = "2021-06-01T12:00:00"
     observer = get_earth(date)
-    ref = SkyCoord(100 * u.arcsec, 200 * u.arcsec, frame=frames.Helioprojective(observer=observer, obstime=date))
+    ref = SkyCoord(
+        100 * u.arcsec, 200 * u.arcsec, frame=frames.Helioprojective(observer=observer, obstime=date)
+    )
     data = np.random.default_rng(1).normal(1000, 100, (96, 80)).astype(np.float32)
     header = make_fitswcs_header(
         data,
@@ -42,5 +43,7 @@ def tiny_weights(tmp_path_factory):
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_weights(SlicNet(image_size=32), path, preprocess=PreprocessSpec(image_size=32), provenance={"data": "none"})
+    save_weights(
+        SlicNet(image_size=32), path, preprocess=PreprocessSpec(image_size=32), provenance={"data": "none"}
+    )
     return path

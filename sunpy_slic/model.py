@@ -16,6 +16,7 @@ __all__ = ["VGG13_LAYERS", "SlicNet"]
 VGG13_LAYERS = (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
 _HEADS = ("paper", "compact")
+_NUM_FEATURES = len(FEATURES)
 
 
 class SlicNet(nn.Module):
@@ -44,7 +45,7 @@ class SlicNet(nn.Module):
     torch.Size([2, 5])
     """
 
-    def __init__(self, head="compact", image_size=256, num_classes=len(FEATURES), dropout=0.5):
+    def __init__(self, head="compact", image_size=256, num_classes=_NUM_FEATURES, dropout=0.5):
         super().__init__()
         if head not in _HEADS:
             msg = f"head must be one of {_HEADS}, got {head!r}"
@@ -65,7 +66,11 @@ class SlicNet(nn.Module):
             if v == "M":
                 layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             else:
-                layers += [nn.Conv2d(channels, v, kernel_size=3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+                layers += [
+                    nn.Conv2d(channels, v, kernel_size=3, padding=1),
+                    nn.BatchNorm2d(v),
+                    nn.ReLU(inplace=True),
+                ]
                 channels = v
         self.features = nn.Sequential(*layers)
         if head == "paper":

@@ -110,7 +110,9 @@ def test_bundled_model_classifies_every_sample_frame_as_sunspot():
 def test_cube_is_refused_not_cut_to_its_first_plane(tiny_model, tmp_path):
     path = tmp_path / "cube.fits"
     header = fits.Header()
-    for i, (ctype, unit) in enumerate([("HPLN-TAN", "arcsec"), ("HPLT-TAN", "arcsec"), ("WAVE", "Angstrom")], 1):
+    for i, (ctype, unit) in enumerate(
+        [("HPLN-TAN", "arcsec"), ("HPLT-TAN", "arcsec"), ("WAVE", "Angstrom")], 1
+    ):
         header[f"CTYPE{i}"], header[f"CUNIT{i}"], header[f"CDELT{i}"] = ctype, unit, 1.0
     fits.writeto(path, np.random.default_rng(0).random((3, 40, 40)), header)
     with pytest.raises(sunpy_slic.SlicDataError, match=r"3-D data cube of shape \(3, 40, 40\)"):

@@ -22,8 +22,19 @@ def test_classify_prints_table_and_writes_ecsv(tiny_weights, tmp_path, capsys):
 
 def test_classify_csv_and_folder(tiny_weights, tmp_path, capsys):
     out = tmp_path / "results.csv"
-    rc = main(["classify", str(sample_files()[0].parent), "--weights", str(tiny_weights), "--output", str(out),
-               "--no-progress", "--batch-size", "4"])
+    rc = main(
+        [
+            "classify",
+            str(sample_files()[0].parent),
+            "--weights",
+            str(tiny_weights),
+            "--output",
+            str(out),
+            "--no-progress",
+            "--batch-size",
+            "4",
+        ]
+    )
     assert rc == 0
     assert len(out.read_text().splitlines()) == 1 + len(sample_files())
 
@@ -31,7 +42,9 @@ def test_classify_csv_and_folder(tiny_weights, tmp_path, capsys):
 def test_errors_are_one_line_without_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "sunpy_slic", "classify", str(tmp_path / "missing.fits")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if "error" in line]
@@ -40,7 +53,16 @@ def test_errors_are_one_line_without_traceback(tmp_path):
 
 
 def test_bad_output_suffix(tiny_weights, tmp_path, capsys):
-    rc = main(["classify", str(sample_files()[0]), "--weights", str(tiny_weights), "--output",
-               str(tmp_path / "x.txt"), "--no-progress"])
+    rc = main(
+        [
+            "classify",
+            str(sample_files()[0]),
+            "--weights",
+            str(tiny_weights),
+            "--output",
+            str(tmp_path / "x.txt"),
+            "--no-progress",
+        ]
+    )
     assert rc == 2
     assert ".ecsv or .csv" in capsys.readouterr().err

@@ -39,7 +39,9 @@ def test_parameter_counts():
     assert paper == (512 * 64 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 5 + 5)
 
 
-@pytest.mark.parametrize(("head", "size"), [("compact", 32), ("compact", 64), ("compact", 96), ("paper", 256)])
+@pytest.mark.parametrize(
+    ("head", "size"), [("compact", 32), ("compact", 64), ("compact", 96), ("paper", 256)]
+)
 def test_forward_shapes(head, size):
     model = SlicNet(head=head, image_size=size).eval()
     with torch.inference_mode():

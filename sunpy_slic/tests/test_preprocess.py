@@ -60,7 +60,7 @@ def test_unusable_frames_are_refused(data, match):
 def test_wrong_kinds_and_dimensions():
     with pytest.raises(TypeError, match="complex"):
         preprocess(np.ones((40, 40), dtype=complex), SPEC)
-    with pytest.raises(TypeError, match="got builtins.dict"):
+    with pytest.raises(TypeError, match=r"got builtins\.dict"):
         preprocess({"a": 1}, SPEC)
     with pytest.raises(SlicDataError, match="2-D image"):
         preprocess([np.ones((4, 40, 40))], SPEC)

@@ -30,7 +30,9 @@ def synthetic_stores(tmp_path_factory):
     base = tmp_path_factory.mktemp("synthetic")
     make_dataset(base / "train", 64, seed=1, shape=(96, 96), progress=False)
     make_dataset(base / "test", 24, seed=777, shape=(96, 96), progress=False)
-    store = prepare_dataset(base / "train", base / "store", image_size=32, val_fraction=0.2, seed=0, progress=False)
+    store = prepare_dataset(
+        base / "train", base / "store", image_size=32, val_fraction=0.2, seed=0, progress=False
+    )
     test = prepare_dataset(base / "test", base / "store_test", image_size=32, split=None, progress=False)
     return store, test
 
@@ -39,8 +41,17 @@ def synthetic_stores(tmp_path_factory):
 def trained(synthetic_stores, tmp_path_factory):
     store, _ = synthetic_stores
     ckpt = tmp_path_factory.mktemp("ckpt")
-    return fit(store, epochs=8, lr=0.02, batch_size=32, schedule="cosine", warmup=1, seed=0,
-               checkpoint_dir=ckpt, progress=False)
+    return fit(
+        store,
+        epochs=8,
+        lr=0.02,
+        batch_size=32,
+        schedule="cosine",
+        warmup=1,
+        seed=0,
+        checkpoint_dir=ckpt,
+        progress=False,
+    )
 
 
 def test_fit_reaches_target_accuracy_on_held_out_synthetic_data(trained, synthetic_stores):
@@ -120,14 +131,21 @@ def _kill_run(tmp_path, small_data, mode, k):
     script = tmp_path / "killer.py"
     script.write_text(_KILLER)
     ckpt = tmp_path / f"ckpt_{mode}"
-    proc = subprocess.run([sys.executable, str(script), str(k), mode, str(ckpt), str(small_data[0])],
-                          capture_output=True, text=True, check=False, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(k), mode, str(ckpt), str(small_data[0])],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     return ckpt
 
 
 def _same_weights(a, b):
-    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    return all(
+        torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
 
 
 def test_killed_run_resumes_and_matches_uninterrupted(tmp_path, small_data):
@@ -181,8 +199,13 @@ def test_confusion_metrics_and_plot():
     assert m["per_class"]["flare_ribbon"]["precision"] == pytest.approx(0.5)
     assert m["per_class"]["flare_ribbon"]["recall"] == 1.0
     ax = plot_confusion_matrix(m)
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["Filament", "Flare ribbon", "Prominence",
-                                                             "Quiet Sun", "Sunspot"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "Filament",
+        "Flare ribbon",
+        "Prominence",
+        "Quiet Sun",
+        "Sunspot",
+    ]
     assert len(ax.texts) == 25
     with pytest.raises(ValueError, match="5x5"):
         plot_confusion_matrix(np.zeros((3, 3)))
