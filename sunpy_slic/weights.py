@@ -27,6 +27,7 @@ from sunpy_slic.preprocess import PreprocessSpec
 __all__ = [
     "DEFAULT_WEIGHTS",
     "WeightsMetadata",
+    "convert_legacy",
     "default_weights_path",
     "load_model",
     "read_weights",
@@ -239,17 +240,26 @@ def _local_path(weights):
 
 
 def _check_safetensors_header(path):
+    """
+    Refuse anything but a safetensors file, without ever unpickling it.
+
+    A safetensors file starts with the little-endian length of a JSON header that follows at byte 8.
+    Only when that is not the case is the file sniffed for the zip (``PK``) or pickle (``0x80``)
+    magic of a PyTorch file, so that no safetensors header length is mistaken for one.
+    """
+    size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(9)
+    if len(head) == 9 and 2 <= struct.unpack("<Q", head[:8])[0] <= size - 8 and head[8:9] == b"{":
+        return
     if head[:2] == b"PK" or head[:1] == b"\x80":
         msg = (
             f"{path} looks like a PyTorch pickle (.pt/.pth), not safetensors. sunpy-slic never unpickles "
             "files; convert a legacy Slic state dict with sunpy_slic.weights.convert_legacy."
         )
         raise SlicWeightsError(msg)
-    if len(head) < 8 or struct.unpack("<Q", head)[0] > path.stat().st_size:
-        msg = f"{path} is not a safetensors file (truncated or wrong format)"
-        raise SlicWeightsError(msg)
+    msg = f"{path} is not a safetensors file (truncated or wrong format)"
+    raise SlicWeightsError(msg)
 
 
 def read_weights(weights):
@@ -384,3 +394,36 @@ def load_model(weights=None, *, device=None):
 
 def _default_device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def convert_legacy(path, out, *, dtype=torch.float32):
+    """
+    Convert an original Slic ``.pth`` state dict into a sunpy-slic safetensors weights file.
+
+    Reads the file with ``torch.load(weights_only=True)`` (no arbitrary unpickling), maps the
+    original ``layer1`` … ``layer8`` and ``classifier`` onto ``SlicNet(head="paper")`` (its
+    convolutions 9 and 10 take copies of ``layer8``, which the original applied three times, so the
+    function is identical) and writes safetensors whose metadata records the preprocessing the
+    original assumed. See `sunpy_slic.legacy.convert_legacy` for the details.
+
+    Parameters
+    ----------
+    path : str or `os.PathLike`
+        The original state dict.
+    out : str or `os.PathLike`
+        The weights file to write.
+    dtype : `torch.dtype`
+        Storage type of the floating-point tensors.
+
+    Returns
+    -------
+    `WeightsMetadata`
+
+    Examples
+    --------
+    >>> from sunpy_slic.weights import convert_legacy
+    >>> meta = convert_legacy("sol_clf.pth", "slic_original.safetensors")  # doctest: +SKIP
+    """
+    from sunpy_slic.legacy import convert_legacy as _convert
+
+    return _convert(path, out, dtype=dtype)

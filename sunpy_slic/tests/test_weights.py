@@ -133,3 +133,23 @@ def test_save_checks_arguments(tmp_path):
     with pytest.raises(ValueError, match="64-pixel images"):
         save_weights(SlicNet(image_size=64), tmp_path / "x.safetensors", preprocess=SPEC)
     assert not list(tmp_path.iterdir())
+
+
+def test_header_length_starting_with_pickle_magic_is_still_safetensors(tmp_path):
+    from safetensors.torch import save
+
+    # Pad the metadata until the header length's low byte is 0x80 (pickle's first byte) or 'P'.
+    model = SlicNet(image_size=32)
+    path = tmp_path / "w.safetensors"
+    save_weights(model, path, preprocess=SPEC)
+    tensors, meta = read_weights(path)
+    for target in (0x80, ord("P")):
+        pad = 0
+        while True:
+            data = save(tensors, metadata={"sunpy_slic": meta.to_json(), "pad": "x" * pad})
+            if data[0] == target:
+                break
+            pad += 1
+        odd = tmp_path / f"odd{target}.safetensors"
+        odd.write_bytes(data)
+        assert read_weights(odd)[1].sha256 == meta.sha256
