@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.preprocess import PreprocessSpec, preprocess
 
@@ -102,6 +103,89 @@ def predict_proba(model, x, *, temperature=None, amp="auto"):
         model.train(was_training)
 
 
+def _dihedral(x, k):
+    """The k-th of the 8 flips/rotations of a square (N, 1, S, S) batch (k = 0: unchanged)."""
+    if k >= 4:
+        x = torch.flip(x, dims=(-1,))
+    return torch.rot90(x, k % 4, dims=(-2, -1)) if k % 4 else x
+
+
+def _infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False):
+    """
+    Probabilities of a preprocessed batch, with the spread over TTA / MC-dropout passes.
+
+    Returns ``(probabilities (N, C), spread (N, C) or None, embeddings (N, D) or None)`` as numpy
+    arrays. The probabilities are the mean of ``softmax(logits / T)`` over the 8 flips and 90°
+    rotations (``tta``) and ``mc_dropout`` passes with the dropout layers active; the spread is their
+    standard deviation. Dropout sits only in the head, so the convolutions run once per flip/rotation
+    and only the head is repeated. MC-dropout draws are seeded, so results repeat.
+    """
+    if not tta and not mc_dropout and not embed:
+        return predict_proba(model, x, amp=amp).numpy(), None, None
+    device = next(model.parameters()).device
+    t = _temperature(model)
+    dtype = autocast_dtype(device, amp)
+    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    was_training = model.training
+    model.eval()
+    samples, emb = [], None
+    devices = [device] if device.type == "cuda" else []
+    try:
+        with (
+            torch.random.fork_rng(devices=devices),
+            torch.inference_mode(),
+            torch.autocast(device.type, dtype=dtype, enabled=dtype is not None),
+        ):
+            torch.manual_seed(0)
+            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            for k in range(8 if tta else 1):
+                f = model.features(_dihedral(x, k))
+                if k == 0 and embed:  # SlicNet.embed of the unchanged image
+                    emb = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(f, 1), 1)
+                    emb = emb.float().cpu().numpy()
+                pooled = model.avgpool(f)
+                for m in dropouts:
+                    m.train(bool(mc_dropout))
+                for _ in range(max(1, int(mc_dropout))):
+                    samples.append(torch.softmax(model.classifier(pooled).float() / t, dim=1))
+                for m in dropouts:
+                    m.eval()
+    finally:
+        model.train(was_training)
+    stack = torch.stack(samples).cpu()
+    probs = stack.mean(0)
+    probs = (probs / probs.sum(1, keepdim=True)).numpy()
+    spread = stack.std(0, unbiased=False).numpy() if (tta or mc_dropout) else None
+    return probs, spread, emb
+
+
+def _ood_config(model):
+    """(feature statistics or None, training domain or None) stored with the model."""
+    meta = getattr(model, "slic_meta", None)
+    if meta is None:
+        return None, None
+    return meta.extra.get("ood"), meta.extra.get("training_domain")
+
+
+def _flags(img, score, stats, domain):
+    """(in_distribution, reasons, domain reasons) of one image."""
+    from sunpy.map import GenericMap
+
+    from sunpy_slic.ood import check_domain
+
+    is_map = isinstance(img, GenericMap)
+    domain_reasons = check_domain(img, domain) if (domain and is_map) else []
+    reasons = list(domain_reasons)
+    if stats is not None and score > stats["threshold"]:
+        reasons.append(
+            f"feature-distance score {score:.3g} is above the threshold {stats['threshold']:.3g} "
+            f"(which flags {stats['false_rejection']:.0%} of validation images)"
+        )
+    if stats is None and not (domain and is_map):
+        return None, (), []
+    return not reasons, tuple(reasons), domain_reasons
+
+
 def _observer(smap):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -168,6 +252,19 @@ class ClassificationResult:
         The map's observer coordinate, where it has one.
     meta : `~sunpy.util.MetaDict` or None
         A copy of the map's metadata, untouched.
+    in_distribution : bool or None
+        Whether the image looks like the model's training data: False when the map's instrument,
+        wavelength or plate scale is outside the training domain stored in the weights, or its
+        feature-distance score is above the stored threshold (see `sunpy_slic.ood`). None when the
+        weights carry no such information (or an array without metadata meets weights with only a
+        training domain).
+    ood_score : float or None
+        The feature-distance score (larger: less like the training set); None without statistics.
+    ood_reasons : tuple of str
+        Why the image was flagged (empty when in distribution).
+    uncertainty : dict or None
+        With ``tta=True`` or ``mc_dropout`` in `classify`: the standard deviation of every
+        feature's probability over the augmented / stochastic passes.
     """
 
     feature: str
@@ -178,6 +275,10 @@ class ClassificationResult:
     wavelength: object = None
     observer: object = None
     meta: object = field(default=None, repr=False, compare=False)
+    in_distribution: bool | None = None
+    ood_score: float | None = None
+    ood_reasons: tuple = ()
+    uncertainty: dict | None = None
 
     @property
     def probability(self):
@@ -195,6 +296,11 @@ class ClassificationResult:
             "probability": self.probability,
         }
         d.update({f"p_{k}": v for k, v in self.probabilities.items()})
+        if self.in_distribution is not None:
+            d["in_distribution"] = self.in_distribution
+            d["ood_score"] = self.ood_score
+        if self.uncertainty is not None:
+            d["uncertainty"] = self.uncertainty[self.feature]
         return d
 
     def __repr__(self):
@@ -207,7 +313,17 @@ class ClassificationResult:
             f"  instrument:  {self.instrument or 'unknown'}",
             f"  wavelength:  {wl}",
         ]
-        lines += [f"  {DISPLAY_NAMES[k]:<13}{v:7.4f}" for k, v in self.probabilities.items()]
+        if self.uncertainty is None:
+            lines += [f"  {DISPLAY_NAMES[k]:<13}{v:7.4f}" for k, v in self.probabilities.items()]
+        else:
+            lines += [
+                f"  {DISPLAY_NAMES[k]:<13}{v:7.4f} ± {self.uncertainty[k]:.4f}"
+                for k, v in self.probabilities.items()
+            ]
+        if self.in_distribution is not None:
+            score = f" (score {self.ood_score:.3g})" if self.ood_score is not None else ""
+            lines.append(f"  in distribution: {'yes' if self.in_distribution else 'NO'}{score}")
+            lines += [f"    - {r}" for r in self.ood_reasons]
         return "\n".join(lines) + ">"
 
 
@@ -263,6 +379,16 @@ def _results_table(results):
     t["probability"] = np.array([r.probability for r in results], dtype=np.float32)
     for k in FEATURES:
         t[f"p_{k}"] = np.array([r.probabilities[k] for r in results], dtype=np.float32)
+    if any(r.in_distribution is not None for r in results):
+        known = [r.in_distribution is not None for r in results]
+        flags = np.array([bool(r.in_distribution) for r in results])
+        t["in_distribution"] = flags if all(known) else np.ma.MaskedArray(flags, mask=[not k for k in known])
+        scores = [np.nan if r.ood_score is None else r.ood_score for r in results]
+        t["ood_score"] = np.array(scores, dtype=np.float32)
+    if any(r.uncertainty is not None for r in results):
+        t["uncertainty"] = np.array(
+            [np.nan if r.uncertainty is None else r.uncertainty[r.feature] for r in results], np.float32
+        )
     return t
 
 
@@ -285,7 +411,18 @@ def _read_all(items, num_workers):
             yield pending.popleft().result()
 
 
-def classify(data, *, model=None, batch_size=32, device=None, amp="auto", num_workers=None, progress=True):
+def classify(
+    data,
+    *,
+    model=None,
+    batch_size=32,
+    device=None,
+    amp="auto",
+    num_workers=None,
+    progress=True,
+    tta=False,
+    mc_dropout=0,
+):
     """
     Classify solar images into the five `~sunpy_slic.FEATURES`.
 
@@ -308,12 +445,30 @@ def classify(data, *, model=None, batch_size=32, device=None, amp="auto", num_wo
         Threads decoding FITS files ahead of the network (default: the number of CPU cores, at most 8).
     progress : bool
         Show a progress bar when classifying many images.
+    tta : bool
+        Test-time augmentation: average the probabilities over the 8 flips and 90° rotations of
+        each image (solar features have no preferred orientation) and report their spread as
+        ``uncertainty``. Eight times the computation.
+    mc_dropout : int
+        Monte-Carlo dropout: average over this many passes with the dropout layers of the head
+        active (Gal & Ghahramani 2016) and report the spread as ``uncertainty``; most useful with
+        the ``"paper"`` head, whose two 4096-wide layers have dropout. Seeded, so results repeat.
+        With ``tta`` too, every flip/rotation gets ``mc_dropout`` passes.
 
     Returns
     -------
     `ClassificationResult` or `~astropy.table.QTable`
         The table has columns ``source, date_obs, instrument, wavelength, feature, probability,
-        p_filament, p_flare_ribbon, p_prominence, p_quiet_sun, p_sunspot``.
+        p_filament, p_flare_ribbon, p_prominence, p_quiet_sun, p_sunspot``; then
+        ``in_distribution, ood_score`` when the weights carry out-of-distribution information (see
+        `sunpy_slic.ood`), and ``uncertainty`` (the standard deviation of the predicted feature's
+        probability) with ``tta`` or ``mc_dropout``.
+
+    Warns
+    -----
+    sunpy_slic.exceptions.SlicWarning
+        When a map's instrument, wavelength or plate scale is outside the training domain stored
+        in the weights (its result has ``in_distribution = False``).
 
     Examples
     --------
@@ -325,16 +480,24 @@ def classify(data, *, model=None, batch_size=32, device=None, amp="auto", num_wo
     >>> round(sum(result.probabilities.values()), 6)
     1.0
     >>> table = sunpy_slic.classify(sample_files()[:2], progress=False)
-    >>> list(table["feature"])
+    >>> table["feature"].tolist()
     ['sunspot', 'sunspot']
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         msg = f"batch_size must be a positive integer, got {batch_size!r}"
         raise ValueError(msg)
+    if not isinstance(tta, bool):
+        msg = f"tta must be True or False, got {tta!r}"
+        raise TypeError(msg)
+    if isinstance(mc_dropout, bool) or not isinstance(mc_dropout, int) or mc_dropout < 0:
+        msg = f"mc_dropout must be a non-negative integer (number of passes), got {mc_dropout!r}"
+        raise ValueError(msg)
     single = _is_single(data)
     items = [data] if single else _as_list(data)
     model = _resolve_model(model, device)
     spec = model_spec(model)
+    stats, domain = _ood_config(model)
+    outside = []
     if num_workers is None:
         num_workers = min(8, os.cpu_count() or 1)
     results = []
@@ -346,15 +509,40 @@ def classify(data, *, model=None, batch_size=32, device=None, amp="auto", num_wo
             chunk.append(info)
             if len(chunk) == batch_size or n == len(items):
                 x = preprocess([img for img, _ in chunk], spec)
-                probs = predict_proba(model, x, amp=amp).numpy()
-                for (_, meta), p in zip(chunk, probs, strict=True):
+                probs, spread, emb = _infer(
+                    model, x, amp=amp, tta=tta, mc_dropout=mc_dropout, embed=stats is not None
+                )
+                scores = [None] * len(chunk)
+                if stats is not None:
+                    from sunpy_slic.ood import score_embeddings
+
+                    scores = [float(v) for v in score_embeddings(stats, emb)]
+                for i, ((img, meta), p) in enumerate(zip(chunk, probs, strict=True)):
+                    in_dist, reasons, domain_reasons = _flags(img, scores[i], stats, domain)
+                    if domain_reasons:
+                        outside.append(f"{meta['source']}: {'; '.join(domain_reasons)}")
                     if not single:
                         meta["meta"] = None  # tables carry no headers; keeps memory flat for many files
                     probabilities = {k: float(v) for k, v in zip(FEATURES, p, strict=True)}
                     feature = FEATURES[int(np.argmax(p))]
-                    results.append(ClassificationResult(feature=feature, probabilities=probabilities, **meta))
+                    extra = {"in_distribution": in_dist, "ood_score": scores[i], "ood_reasons": reasons}
+                    if spread is not None:
+                        extra["uncertainty"] = {k: float(v) for k, v in zip(FEATURES, spread[i], strict=True)}
+                    results.append(
+                        ClassificationResult(feature=feature, probabilities=probabilities, **meta, **extra)
+                    )
                 bar.update(len(chunk))
                 chunk = []
     finally:
         bar.close()
+    if outside:
+        shown = "\n  ".join(outside[:5])
+        if len(outside) > 5:
+            shown += f"\n  ... and {len(outside) - 5} more"
+        warnings.warn(
+            f"{len(outside)} of {len(results)} images are outside the model's training domain, so their "
+            f"classification is unreliable (in_distribution=False):\n  {shown}",
+            SlicWarning,
+            stacklevel=2,
+        )
     return results[0] if single else _results_table(results)

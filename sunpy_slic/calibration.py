@@ -1,0 +1,489 @@
+"""
+Calibrated probabilities: temperature scaling, expected calibration error and reliability diagrams.
+
+A network trained with cross-entropy is usually over- (or under-) confident: of the images it
+gives a probability of 0.9, far fewer (or more) than 90 % are right. Temperature scaling (Guo et al.
+2017) divides the logits by one number ``T`` fitted on validation data (minimising the negative log
+likelihood); the predicted feature does not change, only how sure the probabilities say it is.
+`calibrate` fits ``T`` and stores it in the weights' metadata (``extra["calibration"]``), where
+`~sunpy_slic.classify` and `~sunpy_slic.classify.predict_proba` pick it up.
+
+The expected calibration error (ECE) measures the miscalibration: images are put into 15 bins of
+equal width by their top probability (the confidence), and ECE is the bin-size-weighted mean of
+``|accuracy - mean confidence|`` over the bins.
+"""
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sunpy_slic.features import FEATURES
+
+__all__ = [
+    "CalibrationResult",
+    "calibrate",
+    "expected_calibration_error",
+    "fit_temperature",
+    "plot_reliability",
+    "reliability_curve",
+    "update_weights_extra",
+]
+
+#: Number of equal-width confidence bins for the expected calibration error.
+N_BINS = 15
+
+
+def _as_numpy(a, dtype):
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a, dtype=dtype)
+
+
+def _check_probs_labels(probabilities, labels):
+    p = _as_numpy(probabilities, np.float64)
+    y = _as_numpy(labels, np.int64)
+    if p.ndim != 2:
+        msg = f"probabilities must have shape (N, classes), got {p.shape}"
+        raise ValueError(msg)
+    if y.shape != (p.shape[0],):
+        msg = f"labels must have one entry per row of probabilities ({p.shape[0]}), got shape {y.shape}"
+        raise ValueError(msg)
+    if p.shape[0] == 0:
+        msg = "need at least one image to measure calibration"
+        raise ValueError(msg)
+    if y.min() < 0 or y.max() >= p.shape[1]:
+        msg = f"labels must be in 0..{p.shape[1] - 1}, got values in {y.min()}..{y.max()}"
+        raise ValueError(msg)
+    return p, y
+
+
+def reliability_curve(probabilities, labels, *, n_bins=N_BINS):
+    """
+    Accuracy and mean confidence of the images in each confidence bin.
+
+    Parameters
+    ----------
+    probabilities : array-like, shape (N, classes)
+        Predicted probabilities (rows sum to 1).
+    labels : array-like of int, shape (N,)
+        True classes.
+    n_bins : int
+        Number of equal-width bins over [0, 1] of the top probability.
+
+    Returns
+    -------
+    dict
+        ``edges`` (n_bins + 1), ``confidence``, ``accuracy`` (NaN for empty bins) and ``count``
+        (numpy arrays of length n_bins).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.calibration import reliability_curve
+    >>> curve = reliability_curve([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]], [0, 1, 1], n_bins=5)
+    >>> curve["count"].tolist()
+    [0, 0, 0, 2, 1]
+    """
+    p, y = _check_probs_labels(probabilities, labels)
+    if not isinstance(n_bins, int) or n_bins < 1:
+        msg = f"n_bins must be a positive integer, got {n_bins!r}"
+        raise ValueError(msg)
+    conf = p.max(axis=1)
+    correct = (p.argmax(axis=1) == y).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # bins are (lo, hi], the first one [0, hi]
+    idx = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
+    count = np.bincount(idx, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = np.bincount(idx, weights=conf, minlength=n_bins) / count
+        accuracy = np.bincount(idx, weights=correct, minlength=n_bins) / count
+    return {"edges": edges, "confidence": confidence, "accuracy": accuracy, "count": count}
+
+
+def expected_calibration_error(probabilities, labels, *, n_bins=N_BINS):
+    """
+    Return the expected calibration error (ECE) of predicted probabilities.
+
+    ``ECE = sum_b (n_b / N) |accuracy_b - confidence_b|`` over ``n_bins`` equal-width bins of the
+    top probability.
+
+    Parameters
+    ----------
+    probabilities : array-like, shape (N, classes)
+    labels : array-like of int, shape (N,)
+    n_bins : int
+        Number of bins (15, as is usual since Guo et al. 2017).
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0 for perfectly calibrated probabilities.
+
+    Examples
+    --------
+    >>> from sunpy_slic.calibration import expected_calibration_error
+    >>> round(expected_calibration_error([[0.9, 0.1], [0.9, 0.1]], [0, 1]), 3)  # 90 % sure, 50 % right
+    0.4
+    """
+    curve = reliability_curve(probabilities, labels, n_bins=n_bins)
+    n = curve["count"].sum()
+    full = curve["count"] > 0
+    gap = np.abs(curve["accuracy"][full] - curve["confidence"][full])
+    return float(np.sum(curve["count"][full] / n * gap))
+
+
+def _nll(logits, labels, temperature):
+    return float(torch.nn.functional.cross_entropy(logits / temperature, labels))
+
+
+def fit_temperature(logits, labels, *, bounds=(0.05, 20.0)):
+    """
+    Return the temperature that minimises the negative log likelihood of ``softmax(logits / T)``.
+
+    Parameters
+    ----------
+    logits : array-like, shape (N, classes)
+        Uncalibrated logits on validation data.
+    labels : array-like of int, shape (N,)
+    bounds : tuple of float
+        The search range of ``T``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sunpy_slic.calibration import fit_temperature
+    >>> g = torch.Generator().manual_seed(0)
+    >>> labels = torch.randint(0, 5, (2000,), generator=g)
+    >>> z = torch.randn(2000, 5, generator=g) + 2 * torch.nn.functional.one_hot(labels, 5)
+    >>> calibrated = 2 * z  # the exact log posterior of this Gaussian model, up to a constant
+    >>> round(fit_temperature(3 * calibrated, labels), 1)  # logits three times too large
+    3.0
+    """
+    from scipy.optimize import minimize_scalar
+
+    logits = torch.as_tensor(_as_numpy(logits, np.float64))
+    labels = torch.as_tensor(_as_numpy(labels, np.int64))
+    _check_probs_labels(logits, labels)
+    lo, hi = (math.log(b) for b in bounds)
+    res = minimize_scalar(
+        lambda log_t: _nll(logits, labels, math.exp(log_t)), bounds=(lo, hi), method="bounded",
+        options={"xatol": 1e-4},
+    )
+    return float(math.exp(res.x))
+
+
+@dataclass
+class CalibrationResult:
+    """
+    What `calibrate` found.
+
+    Attributes
+    ----------
+    temperature : float
+        The fitted temperature (probabilities are ``softmax(logits / temperature)``).
+    ece_before, ece_after : float
+        Expected calibration error (15 bins) on the calibration data at ``T = 1`` and at
+        ``temperature``.
+    nll_before, nll_after : float
+        Mean negative log likelihood at ``T = 1`` and at ``temperature``.
+    n : int
+        Number of images.
+    logits, labels : `numpy.ndarray`
+        The uncalibrated logits and true labels (for `plot`).
+    """
+
+    temperature: float
+    ece_before: float
+    ece_after: float
+    nll_before: float
+    nll_after: float
+    n: int
+    n_bins: int = N_BINS
+    logits: np.ndarray = field(default=None, repr=False)
+    labels: np.ndarray = field(default=None, repr=False)
+
+    def to_dict(self):
+        """The JSON-serialisable summary stored as ``extra["calibration"]`` in the weights."""
+        return {
+            "method": "temperature scaling",
+            "temperature": self.temperature,
+            "n": self.n,
+            "n_bins": self.n_bins,
+            "ece_before": self.ece_before,
+            "ece_after": self.ece_after,
+            "nll_before": self.nll_before,
+            "nll_after": self.nll_after,
+        }
+
+    def probabilities(self, calibrated=True):
+        """Probabilities of the calibration data, with or without the fitted temperature."""
+        t = self.temperature if calibrated else 1.0
+        return torch.softmax(torch.as_tensor(self.logits, dtype=torch.float64) / t, dim=1).numpy()
+
+    def plot(self, ax=None):
+        """Reliability diagram of the calibration data before and after temperature scaling."""
+        return plot_reliability(
+            {
+                f"T = 1 (ECE {self.ece_before:.3f})": self.probabilities(calibrated=False),
+                f"T = {self.temperature:.2f} (ECE {self.ece_after:.3f})": self.probabilities(),
+            },
+            self.labels,
+            n_bins=self.n_bins,
+            ax=ax,
+        )
+
+
+def plot_reliability(probabilities, labels, *, n_bins=N_BINS, ax=None):
+    """
+    Draw a reliability diagram: accuracy against confidence, per confidence bin.
+
+    A calibrated model lies on the diagonal; bars below it are over-confident.
+
+    Parameters
+    ----------
+    probabilities : array-like of shape (N, classes), or dict of label to such arrays
+        One set of probabilities, or several (e.g. before and after calibration) to compare.
+    labels : array-like of int, shape (N,)
+        True classes.
+    n_bins : int
+        Number of confidence bins.
+    ax : `matplotlib.axes.Axes`, optional
+
+    Returns
+    -------
+    `matplotlib.axes.Axes`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.calibration import plot_reliability
+    >>> p = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
+    >>> ax = plot_reliability({"model": p}, [0, 1, 1])
+    >>> ax.get_xlabel()
+    'Confidence (top probability)'
+    """
+    import matplotlib.pyplot as plt
+
+    sets = probabilities if isinstance(probabilities, dict) else {"model": probabilities}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="perfectly calibrated")
+    width = 1.0 / n_bins / max(1, len(sets))
+    for k, (name, p) in enumerate(sets.items()):
+        curve = reliability_curve(p, labels, n_bins=n_bins)
+        full = curve["count"] > 0
+        left = curve["edges"][:-1][full] + k * width
+        ece = expected_calibration_error(p, labels, n_bins=n_bins)
+        label = name if "ECE" in name else f"{name} (ECE {ece:.3f})"
+        ax.bar(left, curve["accuracy"][full], width=width, align="edge", alpha=0.7, label=label)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("Confidence (top probability)")
+    ax.set_ylabel("Accuracy")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def _logits_labels(model, data, *, batch_size, device, amp, progress):
+    from sunpy_slic.train import _amp_dtype, _eval_dataset, _predict
+
+    data = _eval_dataset(data)
+    if len(data) == 0:
+        msg = "the calibration data are empty"
+        raise ValueError(msg)
+    device = next(model.parameters()).device if device is None else torch.device(device)
+    model.to(device)
+    logits, labels = _predict(
+        model,
+        data,
+        batch_size=batch_size,
+        device=device,
+        amp_dtype=_amp_dtype(device, amp),
+        progress=progress,
+        desc="Calibrating",
+    )
+    return logits.double(), labels.long(), data
+
+
+def _meta_of(model, data):
+    """The model's WeightsMetadata, or a new one (spec from the data) for a model not loaded from a file."""
+    from sunpy_slic.preprocess import PreprocessSpec
+    from sunpy_slic.weights import WeightsMetadata
+
+    meta = getattr(model, "slic_meta", None)
+    if meta is not None:
+        return meta
+    spec = getattr(data, "spec", None) or PreprocessSpec(image_size=model.image_size)
+    return WeightsMetadata(features=FEATURES, model=model.config, preprocess=spec)
+
+
+def _set_extra(model, data=None, **entries):
+    """Set ``model.slic_meta.extra[key] = value`` for the given entries (a new metadata object)."""
+    meta = _meta_of(model, data)
+    extra = dict(meta.extra)
+    extra.update(entries)
+    model.slic_meta = dataclasses.replace(meta, extra=extra)
+    return model.slic_meta
+
+
+def calibrate(
+    model, val_data, *, out=None, n_bins=N_BINS, batch_size=64, device=None, amp=False, progress=False
+):
+    """
+    Fit temperature scaling on validation data and store the temperature with the model.
+
+    Parameters
+    ----------
+    model : `~sunpy_slic.model.SlicNet`
+        A trained model (from `~sunpy_slic.load_model` or `~sunpy_slic.train.fit`).
+    val_data : `~sunpy_slic.data.dataset.DatasetStore`, store path or torch Dataset of ``(x, label)``
+        Labelled images the model was not trained on; a store contributes its validation split
+        (all of it if it has none).
+    out : str or `os.PathLike`, optional
+        Also write the model with the new metadata to this weights file.
+    n_bins : int
+        Bins of the expected calibration error.
+    batch_size : int
+    device : str or `torch.device`, optional
+    amp : bool or str
+        Reduced precision for the forward pass; float32 by default.
+    progress : bool
+
+    Returns
+    -------
+    `CalibrationResult`
+        ``model.slic_meta.extra["calibration"]`` is set to its `~CalibrationResult.to_dict`, so
+        `~sunpy_slic.classify` applies the temperature at once (and whoever loads ``out``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> from sunpy_slic.calibration import calibrate
+    >>> from sunpy_slic.model import SlicNet
+    >>> model = SlicNet(image_size=32).eval()
+    >>> val = TensorDataset(torch.randn(10, 1, 32, 32), torch.arange(10) % 5)
+    >>> result = calibrate(model, val)
+    >>> model.slic_meta.extra["calibration"]["temperature"] == result.temperature
+    True
+    """
+    from sunpy_slic.model import SlicNet
+
+    if not isinstance(model, SlicNet):
+        msg = f"model must be a sunpy_slic.model.SlicNet, got {type(model).__name__}"
+        raise TypeError(msg)
+    logits, labels, data = _logits_labels(
+        model, val_data, batch_size=batch_size, device=device, amp=amp, progress=progress
+    )
+    t = fit_temperature(logits, labels)
+    before = torch.softmax(logits, dim=1).numpy()
+    after = torch.softmax(logits / t, dim=1).numpy()
+    result = CalibrationResult(
+        temperature=t,
+        ece_before=expected_calibration_error(before, labels, n_bins=n_bins),
+        ece_after=expected_calibration_error(after, labels, n_bins=n_bins),
+        nll_before=_nll(logits, labels, 1.0),
+        nll_after=_nll(logits, labels, t),
+        n=len(labels),
+        n_bins=n_bins,
+        logits=logits.numpy(),
+        labels=labels.numpy(),
+    )
+    meta = _set_extra(model, data, calibration=result.to_dict())
+    if out is not None:
+        _save_model(model, meta, out)
+    return result
+
+
+def _serialize(tensors, meta):
+    """
+    safetensors bytes of ``tensors`` with ``meta``, never starting like a pickle.
+
+    `~sunpy_slic.weights.read_weights` refuses files whose first bytes look like a PyTorch pickle
+    (``0x80``) or zip (``PK``); a safetensors file starts with its header length, which can begin
+    with those bytes by chance (1 in 256). Trailing spaces in the JSON metadata move the length on.
+    """
+    from safetensors.torch import save
+
+    from sunpy_slic.weights import _META_KEY
+
+    text = meta.to_json()
+    for pad in range(0, 64, 8):
+        data = save(tensors, metadata={_META_KEY: text + " " * pad})
+        if data[:1] != b"\x80" and data[:2] != b"PK":
+            return data
+    msg = "could not serialise the weights with a readable header"  # pragma: no cover -- unreachable
+    raise RuntimeError(msg)
+
+
+def _save_model(model, meta, out):
+    import json
+    import struct
+
+    from safetensors.torch import load
+
+    from sunpy_slic.weights import _META_KEY, WeightsMetadata, _atomic_write_bytes, save_weights
+
+    save_weights(
+        model,
+        out,
+        preprocess=meta.preprocess,
+        provenance=meta.provenance,
+        metrics=meta.metrics,
+        extra=meta.extra,
+    )
+    data = Path(out).read_bytes()
+    if data[:1] == b"\x80" or data[:2] == b"PK":  # see _serialize
+        header = json.loads(data[8 : 8 + struct.unpack("<Q", data[:8])[0]])
+        written = WeightsMetadata.from_json(header["__metadata__"][_META_KEY])
+        _atomic_write_bytes(out, _serialize(load(data), written))
+
+
+def update_weights_extra(weights, out, **entries):
+    """
+    Rewrite a weights file with new ``extra`` metadata entries, leaving its tensors byte-identical.
+
+    Parameters
+    ----------
+    weights : str or `os.PathLike`
+        The weights file to read (checked as `~sunpy_slic.weights.read_weights` does).
+    out : str or `os.PathLike`
+        Where to write (may be ``weights`` itself; written atomically).
+    **entries
+        JSON-serialisable values to set in ``extra`` (e.g. ``calibration={...}``).
+
+    Returns
+    -------
+    `~sunpy_slic.weights.WeightsMetadata`
+        The new metadata (the same SHA-256: the tensors do not change).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from sunpy_slic.calibration import update_weights_extra
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.preprocess import PreprocessSpec
+    >>> from sunpy_slic.weights import save_weights
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.safetensors"
+    >>> old = save_weights(SlicNet(image_size=32), path, preprocess=PreprocessSpec(image_size=32))
+    >>> new = update_weights_extra(path, path, calibration={"temperature": 1.5})
+    >>> new.sha256 == old.sha256, new.extra["calibration"]["temperature"]
+    (True, 1.5)
+    """
+    from sunpy_slic.weights import _atomic_write_bytes, read_weights
+
+    tensors, meta = read_weights(weights)
+    extra = dict(meta.extra)
+    extra.update(entries)
+    meta = dataclasses.replace(meta, extra=extra)
+    _atomic_write_bytes(out, _serialize(tensors, meta))
+    return meta
