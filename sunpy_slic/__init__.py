@@ -4,9 +4,11 @@ sunpy-slic: classify solar images into filaments, flare ribbons, prominences, su
 A re-creation of Slic (Armstrong & Fletcher 2019, Solar Physics 294:80) for `sunpy.map.Map` images.
 """
 
+from sunpy_slic.calibration import calibrate
 from sunpy_slic.classify import ClassificationResult, classify
 from sunpy_slic.exceptions import SlicDataError, SlicWarning, SlicWeightsError
 from sunpy_slic.features import FEATURES
+from sunpy_slic.overlay import detections, probability_map, reproject_to, saliency_map
 from sunpy_slic.preprocess import PreprocessSpec, preprocess
 from sunpy_slic.weights import load_model
 
@@ -23,7 +25,12 @@ __all__ = [
     "SlicWarning",
     "SlicWeightsError",
     "__version__",
+    "calibrate",
     "classify",
+    "detections",
     "load_model",
     "preprocess",
+    "probability_map",
+    "reproject_to",
+    "saliency_map",
 ]

@@ -97,7 +97,7 @@ def test_bad_input_messages(tiny_model, tmp_path):
         classify(sample_files()[0], model=tiny_model, batch_size=0)
     text = tmp_path / "notes.fits"
     text.write_text("this is not FITS")
-    with pytest.raises(sunpy_slic.SlicDataError, match="could not read"):
+    with pytest.raises(sunpy_slic.SlicDataError, match="is not a FITS file"):
         classify(text, model=tiny_model)
 
 

@@ -1,0 +1,763 @@
+"""
+Where on an image is each feature? Tiled probability maps, saliency maps and detections.
+
+`probability_map` slides a square window over a map, classifies every tile with the model's own
+preprocessing and lays each feature's probability on a coarse grid whose WCS is derived from the
+source map, so that the result can be plotted over the source, over any other map (`reproject_to`),
+or searched for regions (`detections`). `saliency_map` shows which pixels drove one classification
+of the whole image (Grad-CAM).
+"""
+
+import copy
+import math
+import numbers
+import warnings
+
+import astropy.units as u
+import numpy as np
+import torch
+
+from sunpy_slic.exceptions import SlicDataError, SlicWarning
+from sunpy_slic.features import DISPLAY_NAMES, FEATURES, feature_name
+
+__all__ = ["detections", "probability_map", "reproject_to", "saliency_map"]
+
+#: Metadata keywords that describe the data values of the source and are wrong for derived maps.
+_DATA_STAT_KEYS = (
+    "datamin",
+    "datamax",
+    "datamean",
+    "datamedn",
+    "datarms",
+    "dataskew",
+    "datakurt",
+    "datavals",
+    "missvals",
+    "totvals",
+    "datap01",
+    "datap10",
+    "datap25",
+    "datap75",
+    "datap90",
+    "datap95",
+    "datap98",
+    "datap99",
+    "bscale",
+    "bzero",
+    "blank",
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------------
+def _check_map(smap, name="smap"):
+    from sunpy.map import GenericMap
+
+    if not isinstance(smap, GenericMap):
+        msg = f"{name} must be a sunpy Map, got {type(smap).__module__}.{type(smap).__qualname__}"
+        raise TypeError(msg)
+    if smap.data.ndim != 2:
+        msg = f"{name} must be a 2-D map, got data of shape {smap.data.shape}"
+        raise ValueError(msg)
+    return smap
+
+
+def _to_pixels(value, name, smap):
+    """Return a tile or stride given in pixels (int) or as an angle/pixel Quantity as an int."""
+    if isinstance(value, u.Quantity):
+        if not value.isscalar:
+            msg = f"{name} must be a scalar, got {value!r}"
+            raise ValueError(msg)
+        if value.unit.is_equivalent(u.pix):
+            pixels = value.to_value(u.pix)
+        elif value.unit.is_equivalent(u.arcsec):
+            scale = 0.5 * (smap.scale.axis1 + smap.scale.axis2) * u.pix
+            pixels = (value / scale).to_value(u.one)
+        else:
+            msg = f"{name} must be a number of pixels or an angle (e.g. arcsec), got unit {value.unit!r}"
+            raise u.UnitsError(msg)
+        if not np.isfinite(pixels):
+            msg = f"{name} must be finite, got {value!r}"
+            raise ValueError(msg)
+        return round(float(pixels))
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        msg = f"{name} must be an integer number of pixels or an angle Quantity, got {value!r}"
+        raise ValueError(msg)
+    return int(value)
+
+
+def _tile_geometry(smap, tile, stride):
+    """Return (tile, stride, y0, x0, n_rows, n_cols) of the tile grid, checking the arguments."""
+    ny, nx = smap.data.shape
+    tile = max(32, min(ny, nx) // 8) if tile is None else _to_pixels(tile, "tile", smap)
+    if tile < 8:
+        msg = f"tile must be at least 8 pixels, got {tile}"
+        raise ValueError(msg)
+    if tile > min(ny, nx):
+        msg = (
+            f"the map ({ny}x{nx} pixels) is smaller than one tile ({tile}x{tile} pixels); "
+            "give a smaller tile or a larger map"
+        )
+        raise ValueError(msg)
+    stride = tile // 2 if stride is None else _to_pixels(stride, "stride", smap)
+    if not 1 <= stride <= tile:
+        msg = f"stride must be between 1 and the tile size ({tile}) pixels, got {stride}"
+        raise ValueError(msg)
+    n_rows = (ny - tile) // stride + 1
+    n_cols = (nx - tile) // stride + 1
+    # Centre the grid of tiles on the image: the pixels left over are split on both sides.
+    y0 = ((ny - tile) % stride) // 2
+    x0 = ((nx - tile) % stride) // 2
+    return tile, stride, y0, x0, n_rows, n_cols
+
+
+def _weights_id(model):
+    """First 16 hex digits of the SHA-256 of a model's tensors."""
+    meta = getattr(model, "slic_meta", None)
+    if meta is not None and meta.sha256:
+        return meta.sha256[:16]
+    from sunpy_slic.weights import tensor_sha256
+
+    return tensor_sha256(model.state_dict())[:16]
+
+
+def _version():
+    try:
+        from sunpy_slic import __version__
+    except ImportError:  # pragma: no cover
+        return "unknown"
+    return __version__
+
+
+def _derived_meta(meta, keywords, history):
+    """
+    Deep-copy ``meta`` for a derived map: drop data statistics and the source's own ``SLIC*``
+    keywords (which would contradict the new ones), set BUNIT '' and ``keywords``, append HISTORY.
+    """
+    new = copy.deepcopy(meta)
+    for key in [k for k in new if k.lower() in _DATA_STAT_KEYS or k.lower().startswith("slic")]:
+        new.pop(key)
+    new["bunit"] = ""
+    comments = dict(new.get("keycomments", {}) or {})
+    for key, (value, comment) in keywords.items():
+        new[key.lower()] = value
+        comments[key.upper()] = comment
+    new["keycomments"] = comments
+    old = new.get("history", "")
+    new["history"] = f"{old}\n{history}" if old else history
+    return new
+
+
+def _set_plot_settings(out, cmap="viridis"):
+    from astropy.visualization import ImageNormalize
+
+    out.plot_settings["cmap"] = cmap
+    out.plot_settings["norm"] = ImageNormalize(vmin=0, vmax=1)
+    return out
+
+
+def _new_map(data, meta):
+    import sunpy.map
+
+    return sunpy.map.Map(data, meta)
+
+
+def _grid_meta(smap, tile, stride, y0, x0, n_rows, n_cols):
+    """Meta of the coarse grid: pixel (i, j) lies at the centre of tile (i, j) of the source."""
+    meta = copy.deepcopy(smap.meta)
+    # Source pixel (0-based) of output pixel k along an axis: off + stride * k.
+    offsets = (x0 + (tile - 1) / 2, y0 + (tile - 1) / 2)
+    ref = smap.reference_pixel
+    cd_keys = [f"cd{i}_{j}" for i in (1, 2) for j in (1, 2) if f"cd{i}_{j}" in meta]
+    for axis, off, ref_px in ((1, offsets[0], ref.x), (2, offsets[1], ref.y)):
+        crpix = ref_px.to_value(u.pix) + 1  # FITS, 1-based
+        meta[f"crpix{axis}"] = 1 + (crpix - 1 - off) / stride
+        # Scaling the pixel grid scales CDELT (or the CD matrix); PCi_j and CROTA stay as they are.
+        if f"cdelt{axis}" in meta or not cd_keys:
+            meta[f"cdelt{axis}"] = stride * float(meta.get(f"cdelt{axis}", 1.0))
+    for key in cd_keys:
+        meta[key] = stride * float(meta[key])
+    meta["naxis1"] = n_cols
+    meta["naxis2"] = n_rows
+    return meta
+
+
+def _tile_mask(smap, tile, stride, y0, x0, n_rows, n_cols, max_radius):
+    """Boolean (n_rows, n_cols): True for tiles worth classifying (not wholly beyond max_radius)."""
+    keep = np.ones((n_rows, n_cols), dtype=bool)
+    if max_radius is None:
+        return keep
+    from sunpy.coordinates import Helioprojective
+
+    with warnings.catch_warnings():
+        # A map without an observer has no solar radius to compare with: keep every tile.
+        warnings.simplefilter("ignore")
+        try:
+            if not isinstance(smap.coordinate_frame, Helioprojective):
+                return keep
+            rsun = smap.rsun_obs.to_value(u.rad)
+            cols = x0 + stride * np.arange(n_cols) + (tile - 1) / 2
+            rows = y0 + stride * np.arange(n_rows) + (tile - 1) / 2
+            xx, yy = np.meshgrid(cols, rows)
+            coords = smap.wcs.pixel_to_world(xx, yy)
+            tx = coords.Tx.to_value(u.rad)
+            ty = coords.Ty.to_value(u.rad)
+        except Exception:
+            return keep
+    rho = np.arccos(np.clip(np.cos(tx) * np.cos(ty), -1, 1))
+    scale = max(abs(smap.scale.axis1.to_value(u.rad / u.pix)), abs(smap.scale.axis2.to_value(u.rad / u.pix)))
+    nearest = rho - tile / math.sqrt(2) * scale
+    # NaN coordinates (off the projection) are off the Sun too
+    return keep & np.isfinite(rho) & (nearest <= max_radius * rsun)
+
+
+def _batches(candidates, batch_size):
+    for start in range(0, len(candidates), batch_size):
+        yield candidates[start : start + batch_size]
+
+
+def _classify_tiles(data, positions, tile, spec, model):
+    """
+    Probabilities (len(positions), 5) for the tiles at ``positions`` [(row0, col0), ...].
+
+    Tiles that are mostly non-finite, constant or otherwise refused by `preprocess` give NaN.
+    Returns the probabilities and the number of tiles that warned of low contrast.
+    """
+    from sunpy_slic.classify import predict_proba
+    from sunpy_slic.preprocess import preprocess
+
+    stack = np.stack([data[r : r + tile, c : c + tile] for r, c in positions])
+    out = np.full((len(positions), len(FEATURES)), np.nan, dtype=np.float32)
+    if stack.dtype.kind == "f":
+        finite = np.isfinite(stack)
+        lowest = np.where(finite, stack, np.inf).min(axis=(1, 2))
+        highest = np.where(finite, stack, -np.inf).max(axis=(1, 2))
+        frac = finite.mean(axis=(1, 2))
+    else:
+        lowest, highest, frac = stack.min(axis=(1, 2)), stack.max(axis=(1, 2)), np.ones(len(stack))
+    usable = np.flatnonzero((frac >= spec.min_finite_fraction) & (highest > lowest))
+    if usable.size == 0:
+        return out, 0
+    low_contrast = 0
+
+    def run(idx):
+        nonlocal low_contrast
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SlicWarning)
+            x = preprocess([stack[k] for k in idx], spec)
+        for w in caught:
+            if issubclass(w.category, SlicWarning):
+                low_contrast += 1
+            else:  # not ours to swallow
+                warnings.warn(w.message, w.category, stacklevel=4)
+        out[idx] = predict_proba(model, x).numpy()
+
+    try:
+        run(usable)
+    except SlicDataError:
+        for k in usable:  # find the tiles preprocess refuses; they stay NaN
+            try:
+                run(np.array([k]))
+            except SlicDataError:
+                continue
+    return out, low_contrast
+
+
+# ----------------------------------------------------------------------------------------------
+# Probability maps
+# ----------------------------------------------------------------------------------------------
+def probability_map(
+    smap,
+    *,
+    model=None,
+    tile=None,
+    stride=None,
+    batch_size=64,
+    device=None,
+    max_radius=1.1,
+    progress=True,
+):
+    """
+    Classify overlapping tiles of a map and return one probability map per feature.
+
+    The map is cut into square tiles of ``tile`` pixels every ``stride`` pixels (the grid of tiles
+    is centred on the image). Each tile is classified with the model's own preprocessing, and its
+    probabilities become one pixel of the output maps: output pixel ``(i, j)`` is the tile whose
+    centre is at source pixel ``(y0 + i * stride + (tile - 1) / 2, x0 + j * stride + (tile - 1) / 2)``
+    (``y0``, ``x0`` are stored as ``SLICY0``, ``SLICX0``). The output WCS is the source's with the
+    pixel scale multiplied by ``stride`` and the reference pixel moved accordingly, so every output
+    pixel sits at the world coordinate of its tile centre; rotation, observer and date are kept.
+
+    Tiles that cannot be classified are NaN rather than a guess: tiles with fewer finite pixels than
+    the model's preprocessing needs (``min_finite_fraction``, half by default), constant tiles, and,
+    on helioprojective maps, tiles lying entirely farther than ``max_radius`` solar radii from the
+    disk centre. Tiles crossing the limb, and those just above it where prominences are seen, are
+    classified.
+
+    Parameters
+    ----------
+    smap : `~sunpy.map.GenericMap`
+        The image.
+    model : `~sunpy_slic.model.SlicNet`, optional
+        From `~sunpy_slic.load_model`; by default the bundled weights.
+    tile : int or `~astropy.units.Quantity`, optional
+        Tile side, in pixels or as an angle (converted with the map's plate scale). Default: 1/8 of
+        the smaller image side, at least 32 pixels.
+    stride : int or `~astropy.units.Quantity`, optional
+        Step between tiles, between 1 pixel and ``tile``. Default: ``tile // 2``.
+    batch_size : int
+        Tiles per forward pass; tiles are cut lazily, one batch at a time, so memory stays bounded
+        for large maps.
+    device : str or `torch.device`, optional
+        Where to run the model.
+    max_radius : float or None
+        Tiles wholly beyond this many solar radii from the disk centre are NaN; None classifies all.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict of str to `~sunpy.map.GenericMap`
+        One float32 map per feature of `~sunpy_slic.FEATURES`, in [0, 1] (NaN where not classified);
+        the five sum to 1 wherever they are finite. The metadata are the source's, with the WCS
+        keywords (``CRPIXi``, ``CDELTi`` or ``CDi_j``, ``NAXISi``) updated, ``BUNIT`` ``''``, no
+        ``DATAMIN``/``DATAMAX``-like statistics, and the keywords ``SLICFEAT`` (feature),
+        ``SLICMETH`` (``'tiles'``), ``SLICTILE``, ``SLICSTRD``, ``SLICX0``, ``SLICY0`` (pixels),
+        ``SLICMRAD``, ``SLICWGT`` (weights SHA-256, first 16 hex digits), ``SLICVER`` and a
+        ``HISTORY`` line; ``SLIC*`` keywords of the source are replaced.
+
+    Raises
+    ------
+    TypeError
+        If ``smap`` is not a Map.
+    ValueError
+        For a bad ``tile``, ``stride`` or ``batch_size``, or a map smaller than one tile.
+
+    Examples
+    --------
+    >>> import astropy.units as u, numpy as np, sunpy.map
+    >>> from astropy.coordinates import SkyCoord
+    >>> from sunpy.coordinates import Helioprojective
+    >>> from sunpy.map.header_helper import make_fitswcs_header
+    >>> frame = Helioprojective(observer="earth", obstime="2020-01-01")
+    >>> def tiny_map(data, scale=2):
+    ...     centre = SkyCoord(100 * u.arcsec, 200 * u.arcsec, frame=frame)
+    ...     header = make_fitswcs_header(data, centre, scale=[scale, scale] * u.arcsec / u.pix)
+    ...     return sunpy.map.Map(data, header)
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.overlay import probability_map
+    >>> smap = tiny_map(np.random.default_rng(0).random((96, 128)))
+    >>> probs = probability_map(smap, model=SlicNet(image_size=32).eval(), tile=32, progress=False)
+    >>> probs["sunspot"].data.shape, probs["sunspot"].meta["slicstrd"]
+    ((5, 7), 16)
+    >>> bool(np.allclose(sum(m.data for m in probs.values()), 1))
+    True
+    """
+    from tqdm.auto import tqdm
+
+    from sunpy_slic.classify import _resolve_model, model_spec
+
+    smap = _check_map(smap)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        msg = f"batch_size must be a positive integer, got {batch_size!r}"
+        raise ValueError(msg)
+    if max_radius is not None and not (isinstance(max_radius, numbers.Real) and max_radius > 0):
+        msg = f"max_radius must be a positive number of solar radii or None, got {max_radius!r}"
+        raise ValueError(msg)
+    tile, stride, y0, x0, n_rows, n_cols = _tile_geometry(smap, tile, stride)
+    model = _resolve_model(model, device)
+    spec = model_spec(model)
+
+    grid_meta = _grid_meta(smap, tile, stride, y0, x0, n_rows, n_cols)
+    keep = _tile_mask(smap, tile, stride, y0, x0, n_rows, n_cols, max_radius)
+    candidates = np.argwhere(keep)
+    probs = np.full((len(FEATURES), n_rows, n_cols), np.nan, dtype=np.float32)
+    data = smap.data
+    low_contrast = 0
+    with tqdm(total=len(candidates), desc="Classifying tiles", unit="tile", disable=not progress) as bar:
+        for chunk in _batches(candidates, int(batch_size)):
+            positions = [(y0 + i * stride, x0 + j * stride) for i, j in chunk]
+            p, n_low = _classify_tiles(data, positions, tile, spec, model)
+            probs[:, chunk[:, 0], chunk[:, 1]] = p.T
+            low_contrast += n_low
+            bar.update(len(chunk))
+    if low_contrast:
+        warnings.warn(
+            f"{low_contrast} of {len(candidates)} tiles have very low contrast; "
+            "their probabilities are doubtful",
+            SlicWarning,
+            stacklevel=2,
+        )
+
+    weights = _weights_id(model)
+    version = _version()
+    out = {}
+    for k, name in enumerate(FEATURES):
+        keywords = {
+            "SLICFEAT": (name, "sunpy-slic feature of this probability map"),
+            "SLICMETH": ("tiles", "sunpy-slic method: tiled classification"),
+            "SLICTILE": (tile, "[pix] tile side in source pixels"),
+            "SLICSTRD": (stride, "[pix] tile step in source pixels"),
+            "SLICX0": (x0, "[pix] first tile's column in the source (0-based)"),
+            "SLICY0": (y0, "[pix] first tile's row in the source (0-based)"),
+            "SLICMRAD": (
+                float(max_radius) if max_radius is not None else "none",
+                "[Rsun] tiles wholly beyond are NaN",
+            ),
+            "SLICWGT": (weights, "sunpy-slic weights SHA-256 (first 16 hex digits)"),
+            "SLICVER": (version, "sunpy-slic version"),
+        }
+        history = (
+            f"sunpy-slic {version}: P({DISPLAY_NAMES[name]}) of {tile}x{tile} pixel tiles every "
+            f"{stride} pixels, weights {weights}"
+        )
+        meta = _derived_meta(grid_meta, keywords, history)
+        out[name] = _set_plot_settings(_new_map(probs[k], meta))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Saliency
+# ----------------------------------------------------------------------------------------------
+def _last_conv_activation_index(model):
+    """Index in ``model.features`` of the ReLU that follows the last convolution."""
+    convs = [i for i, m in enumerate(model.features) if isinstance(m, torch.nn.Conv2d)]
+    if not convs:
+        msg = "the model has no convolution in model.features"
+        raise ValueError(msg)
+    index = convs[-1]
+    for i in range(index + 1, len(model.features)):
+        if isinstance(model.features[i], torch.nn.MaxPool2d):
+            break
+        index = i
+    return index
+
+
+def saliency_map(smap, feature, *, model=None, device=None):
+    """
+    Grad-CAM saliency of one feature for the classification of a whole map.
+
+    The gradient of the feature's logit with respect to the activations of the last convolutional
+    layer weights those activations (Selvaraju et al. 2017); the positive part of the weighted sum
+    is upsampled to the map's shape and scaled to [0, 1]. Bright pixels are those that pushed the
+    classification towards ``feature``.
+
+    Parameters
+    ----------
+    smap : `~sunpy.map.GenericMap`
+        The image, preprocessed as the model expects.
+    feature : str or int
+        The feature (name or label id, see `~sunpy_slic.FEATURES`).
+    model : `~sunpy_slic.model.SlicNet`, optional
+        By default the bundled weights. It is run in eval mode with gradients enabled, also when
+        called under `torch.inference_mode` or `torch.no_grad`.
+    device : str or `torch.device`, optional
+
+    Returns
+    -------
+    `~sunpy.map.GenericMap`
+        float32 in [0, 1] with the source's shape, WCS and metadata (``BUNIT`` ``''``, keywords
+        ``SLICFEAT``, ``SLICMETH`` = ``'Grad-CAM'``, ``SLICLAYR``, ``SLICWGT``, ``SLICVER`` and a
+        ``HISTORY`` line); NaN where the source is not finite.
+
+    Examples
+    --------
+    >>> import astropy.units as u, numpy as np, sunpy.map
+    >>> from astropy.coordinates import SkyCoord
+    >>> from sunpy.coordinates import Helioprojective
+    >>> from sunpy.map.header_helper import make_fitswcs_header
+    >>> frame = Helioprojective(observer="earth", obstime="2020-01-01")
+    >>> def tiny_map(data, scale=2):
+    ...     centre = SkyCoord(100 * u.arcsec, 200 * u.arcsec, frame=frame)
+    ...     header = make_fitswcs_header(data, centre, scale=[scale, scale] * u.arcsec / u.pix)
+    ...     return sunpy.map.Map(data, header)
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.overlay import saliency_map
+    >>> smap = tiny_map(np.random.default_rng(1).random((40, 50)))
+    >>> sal = saliency_map(smap, "sunspot", model=SlicNet(image_size=32).eval())
+    >>> sal.data.shape, sal.meta["slicmeth"]
+    ((40, 50), 'Grad-CAM')
+    >>> bool(np.nanmin(sal.data) >= 0 and np.nanmax(sal.data) <= 1)
+    True
+    """
+    import torch.nn.functional as F
+
+    from sunpy_slic.classify import _resolve_model, model_spec
+    from sunpy_slic.preprocess import preprocess
+
+    smap = _check_map(smap)
+    name = feature_name(feature)
+    label = FEATURES.index(name)
+    model = _resolve_model(model, device)
+    spec = model_spec(model)
+    dev = next(model.parameters()).device
+    layer = _last_conv_activation_index(model)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(False), torch.enable_grad():
+            x = preprocess(smap, spec).to(dev).clone()
+            h = x
+            activation = None
+            for i, module in enumerate(model.features):
+                h = module(h)
+                if i == layer:
+                    activation = h
+            logits = model.classifier(model.avgpool(h))
+            (grad,) = torch.autograd.grad(logits[0, label], activation)
+            weights = grad.mean(dim=(2, 3), keepdim=True)
+            cam = torch.relu((weights * activation).sum(dim=1, keepdim=True)).detach()
+    finally:
+        model.train(was_training)
+    cam = F.interpolate(cam.float().cpu(), size=smap.data.shape, mode="bilinear", align_corners=False)[0, 0]
+    cam = cam.numpy().astype(np.float32)
+    lo, hi = float(cam.min()), float(cam.max())
+    cam = (cam - lo) / (hi - lo) if hi > lo else np.zeros_like(cam)
+    cam = np.clip(cam, 0, 1, out=cam)
+    if smap.data.dtype.kind == "f":
+        cam[~np.isfinite(smap.data)] = np.nan
+
+    weights_id = _weights_id(model)
+    version = _version()
+    keywords = {
+        "SLICFEAT": (name, "sunpy-slic feature of this saliency map"),
+        "SLICMETH": ("Grad-CAM", "sunpy-slic method: gradient-weighted class activation"),
+        "SLICLAYR": (f"features.{layer}", "sunpy-slic layer of the class activation"),
+        "SLICWGT": (weights_id, "sunpy-slic weights SHA-256 (first 16 hex digits)"),
+        "SLICVER": (version, "sunpy-slic version"),
+    }
+    history = f"sunpy-slic {version}: Grad-CAM saliency of {DISPLAY_NAMES[name]}, weights {weights_id}"
+    meta = _derived_meta(smap.meta, keywords, history)
+    return _set_plot_settings(_new_map(cam, meta), cmap="inferno")
+
+
+# ----------------------------------------------------------------------------------------------
+# Detections
+# ----------------------------------------------------------------------------------------------
+def _as_prob_dict(prob_maps, name="prob_maps"):
+    """A {feature: Map} dict from a dict of maps or a single probability map."""
+    from sunpy.map import GenericMap
+
+    if isinstance(prob_maps, GenericMap):
+        feat = prob_maps.meta.get("slicfeat")
+        if feat is None:
+            msg = f"{name}: a single map must be a sunpy-slic probability map (with SLICFEAT), got none"
+            raise ValueError(msg)
+        return {feature_name(feat): prob_maps}
+    if not isinstance(prob_maps, dict):
+        msg = (
+            f"{name} must be a dict of feature -> Map (from probability_map) or one Map, "
+            f"got {type(prob_maps).__name__}"
+        )
+        raise TypeError(msg)
+    if not prob_maps:
+        msg = f"{name} is empty; expected probability maps from probability_map"
+        raise ValueError(msg)
+    out = {}
+    for key, m in prob_maps.items():
+        _check_map(m, name=f"{name}[{key!r}]")
+        out[feature_name(key)] = m
+    return out
+
+
+def _select(prob_maps, features, default):
+    if features is None:
+        return [f for f in FEATURES if f in prob_maps and f in default]
+    if isinstance(features, str | int):
+        features = [features]
+    names = [feature_name(f) for f in features]
+    missing = [f for f in names if f not in prob_maps]
+    if missing:
+        msg = f"no probability map for {missing}; got maps for {sorted(prob_maps)}"
+        raise ValueError(msg)
+    return names
+
+
+def _empty_center(smap):
+    from astropy.coordinates import SkyCoord
+
+    lon, lat = (u.Quantity([], unit) for unit in smap.spatial_units)
+    return SkyCoord(lon, lat, frame=smap.coordinate_frame)
+
+
+def detections(prob_maps, *, threshold=0.5, min_pixels=1, features=None):
+    """
+    Find connected regions where a feature is probable.
+
+    Pixels of each probability map at or above ``threshold`` are grouped into 8-connected regions;
+    regions of fewer than ``min_pixels`` pixels are dropped.
+
+    Parameters
+    ----------
+    prob_maps : dict of str to `~sunpy.map.GenericMap`, or one such map
+        Output of `probability_map`.
+    threshold : float
+        Probability in (0, 1] a pixel must reach.
+    min_pixels : int
+        Smallest region kept, in pixels of the probability map.
+    features : str or list of str, optional
+        Features to search. Default: all but ``quiet_sun``, which is the background rather than an
+        object to find.
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        One row per region, sorted by feature (in `~sunpy_slic.FEATURES` order) then by decreasing
+        peak probability, with columns ``feature``; ``center`` (`~astropy.coordinates.SkyCoord` in
+        the map's frame, e.g. helioprojective with its observer: the probability-weighted
+        centroid); ``area`` (arcsec², from the pixel count and the stride-scaled pixel area);
+        ``peak_probability``; ``mean_probability``; ``n_pixels``. Empty, with these columns, when
+        nothing is found.
+
+    Examples
+    --------
+    >>> import astropy.units as u, numpy as np, sunpy.map
+    >>> from astropy.coordinates import SkyCoord
+    >>> from sunpy.coordinates import Helioprojective
+    >>> from sunpy.map.header_helper import make_fitswcs_header
+    >>> frame = Helioprojective(observer="earth", obstime="2020-01-01")
+    >>> def tiny_map(data, scale=2):
+    ...     centre = SkyCoord(100 * u.arcsec, 200 * u.arcsec, frame=frame)
+    ...     header = make_fitswcs_header(data, centre, scale=[scale, scale] * u.arcsec / u.pix)
+    ...     return sunpy.map.Map(data, header)
+    >>> from sunpy_slic.overlay import detections
+    >>> p = np.zeros((6, 6), dtype=np.float32)
+    >>> p[1:3, 2:4] = 0.9
+    >>> table = detections({"sunspot": tiny_map(p)})
+    >>> row = table[0]
+    >>> str(row["feature"]), int(row["n_pixels"]), row["area"]
+    ('sunspot', 4, <Quantity 16. arcsec2>)
+    >>> row["center"].Tx, row["center"].Ty  # doctest: +FLOAT_CMP
+    (<Longitude 100. arcsec>, <Latitude 198. arcsec>)
+    >>> len(detections({"sunspot": tiny_map(0 * p)}))
+    0
+    """
+    from astropy.table import QTable
+    from scipy import ndimage
+
+    maps = _as_prob_dict(prob_maps)
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold <= 1:
+        msg = f"threshold must be a probability in (0, 1], got {threshold!r}"
+        raise ValueError(msg)
+    if isinstance(min_pixels, bool) or not isinstance(min_pixels, numbers.Integral) or min_pixels < 1:
+        msg = f"min_pixels must be a positive integer, got {min_pixels!r}"
+        raise ValueError(msg)
+    names = _select(maps, features, default=[f for f in FEATURES if f != "quiet_sun"])
+
+    rows, centers = [], []
+    structure = np.ones((3, 3), dtype=bool)
+    for name in names:
+        smap = maps[name]
+        p = np.asarray(smap.data, dtype=np.float64)
+        mask = np.isfinite(p) & (p >= threshold)
+        labels, n = ndimage.label(mask, structure=structure)
+        if n == 0:
+            continue
+        ids = np.arange(1, n + 1)
+        n_pix = ndimage.sum_labels(mask, labels, ids).astype(np.int64)
+        good = ids[n_pix >= min_pixels]
+        if good.size == 0:
+            continue
+        weights = np.where(mask, p, 0.0)
+        yy, xx = np.indices(p.shape)
+        total = ndimage.sum_labels(weights, labels, good)
+        cy = ndimage.sum_labels(weights * yy, labels, good) / total
+        cx = ndimage.sum_labels(weights * xx, labels, good) / total
+        peak = ndimage.maximum(weights, labels, good)
+        scale = smap.scale
+        pixel_area = abs(
+            (scale.axis1 * scale.axis2 * u.pix**2).to_value(u.arcsec**2) * np.linalg.det(smap.rotation_matrix)
+        )
+        order = np.argsort(-np.asarray(peak), kind="stable")
+        centers.append(smap.wcs.pixel_to_world(cx[order], cy[order]))
+        counts = n_pix[good - 1][order]
+        peak = np.asarray(peak)[order]
+        mean = total[order] / counts
+        rows += [(name, c * pixel_area, pk, m, c) for c, pk, m in zip(counts, peak, mean, strict=True)]
+
+    table = QTable()
+    table["feature"] = np.array([r[0] for r in rows], dtype="U12")
+    if centers:
+        try:
+            table["center"] = np.concatenate(centers) if len(centers) > 1 else centers[0]
+        except (ValueError, TypeError) as exc:
+            msg = f"the probability maps are in different coordinate frames and cannot be combined ({exc})"
+            raise ValueError(msg) from exc
+    else:
+        table["center"] = _empty_center(next(iter(maps.values())))
+    table["area"] = u.Quantity([r[1] for r in rows], u.arcsec**2)
+    table["peak_probability"] = np.array([r[2] for r in rows], dtype=np.float32)
+    table["mean_probability"] = np.array([r[3] for r in rows], dtype=np.float32)
+    table["n_pixels"] = np.array([r[4] for r in rows], dtype=np.int64)
+    table.meta["threshold"] = float(threshold)
+    table.meta["min_pixels"] = int(min_pixels)
+    return table
+
+
+# ----------------------------------------------------------------------------------------------
+# Reprojection
+# ----------------------------------------------------------------------------------------------
+def reproject_to(prob_map, target_map):
+    """
+    Carry a probability (or saliency) map onto another map's pixel grid.
+
+    Uses `reproject.reproject_interp` (bilinear); pixels of the target outside the probability map
+    are NaN.
+
+    Parameters
+    ----------
+    prob_map : `~sunpy.map.GenericMap` or dict of str to `~sunpy.map.GenericMap`
+        From `probability_map` or `saliency_map`; a dict is reprojected map by map.
+    target_map : `~sunpy.map.GenericMap`
+        The map whose WCS and shape the result takes.
+
+    Returns
+    -------
+    `~sunpy.map.GenericMap` or dict
+        float32, on the target's grid, with the target's metadata (observer, date, WCS) plus the
+        probability map's sunpy-slic keywords, ``BUNIT`` ``''`` and a ``HISTORY`` line.
+
+    Examples
+    --------
+    >>> import astropy.units as u, numpy as np, sunpy.map
+    >>> from astropy.coordinates import SkyCoord
+    >>> from sunpy.coordinates import Helioprojective
+    >>> from sunpy.map.header_helper import make_fitswcs_header
+    >>> frame = Helioprojective(observer="earth", obstime="2020-01-01")
+    >>> def tiny_map(data, scale=2):
+    ...     centre = SkyCoord(100 * u.arcsec, 200 * u.arcsec, frame=frame)
+    ...     header = make_fitswcs_header(data, centre, scale=[scale, scale] * u.arcsec / u.pix)
+    ...     return sunpy.map.Map(data, header)
+    >>> from sunpy_slic.overlay import reproject_to
+    >>> coarse = tiny_map(np.full((4, 4), 0.25, dtype=np.float32), scale=4)
+    >>> coarse.meta["slicfeat"] = "sunspot"
+    >>> out = reproject_to(coarse, tiny_map(np.ones((8, 8))))
+    >>> out.data.shape, float(out.data[4, 4]), out.meta["slicfeat"]
+    ((8, 8), 0.25, 'sunspot')
+    """
+    from reproject import reproject_interp
+
+    _check_map(target_map, name="target_map")
+    if isinstance(prob_map, dict):
+        return {key: reproject_to(m, target_map) for key, m in prob_map.items()}
+    _check_map(prob_map, name="prob_map")
+    data = reproject_interp(
+        (np.asarray(prob_map.data, dtype=np.float64), prob_map.wcs),
+        target_map.wcs,
+        shape_out=target_map.data.shape,
+        order="bilinear",
+        return_footprint=False,
+    ).astype(np.float32)
+    comments = prob_map.meta.get("keycomments", {}) or {}
+    keywords = {
+        key.upper(): (value, comments.get(key.upper(), ""))
+        for key, value in prob_map.meta.items()
+        if key.lower().startswith("slic")
+    }
+    source = prob_map.meta.get("slicfeat", "map")
+    history = f"sunpy-slic {_version()}: {source} reprojected onto this grid with reproject_interp (bilinear)"
+    meta = _derived_meta(target_map.meta, keywords, history)
+    out = _new_map(data, meta)
+    out.plot_settings.update({k: v for k, v in prob_map.plot_settings.items() if k in ("cmap", "norm")})
+    return out
