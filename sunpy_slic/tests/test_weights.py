@@ -153,3 +153,20 @@ def test_header_length_starting_with_pickle_magic_is_still_safetensors(tmp_path)
         odd = tmp_path / f"odd{target}.safetensors"
         odd.write_bytes(data)
         assert read_weights(odd)[1].sha256 == meta.sha256
+
+
+def test_bundled_weights_match_their_pinned_hash_and_describe_themselves():
+    import hashlib
+
+    from sunpy_slic.weights import DEFAULT_WEIGHTS, default_weights_path
+
+    path = default_weights_path()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == DEFAULT_WEIGHTS["sha256"]
+    assert path.stat().st_size <= 25e6
+    meta = load_model(device="cpu").slic_meta
+    assert meta.model["head"] == "compact"
+    assert meta.preprocess.image_size == meta.model["image_size"]
+    assert "synthetic" in meta.provenance["data"]
+    assert meta.metrics["test_synthetic"]["accuracy"] >= 0.95
+    assert "ood" in meta.extra
+    assert "training_domain" in meta.extra
