@@ -13,12 +13,23 @@ from pathlib import Path
 __all__ = ["main"]
 
 
+_LIST_SUFFIXES = (".txt", ".lst", ".list")
+
+
+def _read_listing(path):
+    """The paths in a listing file: one a line; blank lines and lines starting with # are skipped."""
+    lines = (line.strip() for line in Path(path).read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 def _expand(paths):
-    """Expand globs, folders and @list files into FITS paths."""
+    """Expand globs, folders and listing files (@list, or a .txt/.lst/.list file) into FITS paths."""
     out = []
     for p in paths:
         if p.startswith("@"):
-            out += [line.strip() for line in Path(p[1:]).read_text().splitlines() if line.strip()]
+            out += _read_listing(p[1:])
+        elif p.lower().endswith(_LIST_SUFFIXES) and Path(p).is_file():
+            out += _read_listing(p)
         elif any(c in p for c in "*?["):
             matches = sorted(glob.glob(p, recursive=True))
             if not matches:
@@ -42,7 +53,10 @@ def _write_table(table, output):
     output = Path(output)
     fmt = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv"}.get(output.suffix.lower())
     if fmt is None:
-        msg = f"--output must end in .ecsv or .csv, got {output.name!r}"
+        msg = (
+            f"--output must end in .ecsv or .csv (one table) or .parquet (a resumable folder of parts), "
+            f"got {output.name!r}"
+        )
         raise ValueError(msg)
     import io
 
@@ -65,6 +79,11 @@ def _cmd_classify(args):
     if not paths:
         msg = "no input: give FITS paths, a folder, a glob, @list.txt, or --sample"
         raise ValueError(msg)
+    if args.output and Path(args.output).suffix.lower() == ".parquet":
+        return _classify_archive(args, paths)
+    if args.resume or args.scheduler:
+        msg = "--resume and --scheduler write a resumable folder of parts: give --output NAME.parquet"
+        raise ValueError(msg)
     model = load_model(args.weights, device=args.device)
     table = classify(paths, model=model, batch_size=args.batch_size, progress=not args.no_progress)
     shown = table.copy()
@@ -79,6 +98,39 @@ def _cmd_classify(args):
     meta = model.slic_meta
     print(f"weights: {meta.provenance.get('name', args.weights or 'bundled default')} "
           f"(sha256 {meta.sha256[:12]}, image size {meta.preprocess.image_size})")
+    return 0
+
+
+def _classify_archive(args, paths):
+    """``classify --output X.parquet``: `sunpy_slic.batch.classify_files`, optionally on a dask scheduler."""
+    from collections import Counter
+
+    from sunpy_slic.batch import classify_files
+
+    client = None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            msg = "--scheduler needs dask.distributed: pip install 'sunpy-slic[dask]'"
+            raise ValueError(msg) from None
+        client = Client(args.scheduler)
+    try:
+        table = classify_files(
+            paths, args.output, model=args.weights, client=client, batch_size=args.batch_size,
+            resume=args.resume, device=args.device, progress=not args.no_progress,
+        )
+    finally:
+        if client is not None:
+            client.close()
+    ok = table["status"] == "ok"
+    n_ok = int(ok.sum())
+    print(f"{len(table)} files: {n_ok} classified, {len(table) - n_ok} errors; results in {args.output}")
+    counts = Counter(str(f) for f in table["feature"][ok])
+    for feature, n in counts.most_common():
+        print(f"  {feature:<14}{n:>8}")
+    for source, error in list(zip(table["source"][~ok], table["error"][~ok], strict=True))[:10]:
+        print(f"  error: {source}: {error}")
     return 0
 
 
@@ -128,10 +180,16 @@ def _parser():
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("classify", help="classify FITS files and print a table")
-    c.add_argument("paths", nargs="*", help="FITS files, folders, globs, or @file listing paths")
+    c.add_argument("paths", nargs="*",
+                   help="FITS files, folders, globs, or a file listing paths (@list, or a .txt file)")
     c.add_argument("--sample", action="store_true", help="also classify the bundled Hinode/SOT sample frames")
     c.add_argument("--weights", help="weights file or file:// URL (default: bundled)")
-    c.add_argument("--output", help="write the table to this .ecsv or .csv file")
+    c.add_argument("--output", help="write the table to this .ecsv or .csv file, or to a resumable folder of "
+                   "Parquet parts NAME.parquet (written as results come; see sunpy_slic.batch.read_results)")
+    c.add_argument("--resume", action="store_true",
+                   help="with --output NAME.parquet: skip the files it already holds results for")
+    c.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --output NAME.parquet: run on this dask.distributed scheduler (tcp://host:8786)")
     c.add_argument("--batch-size", type=int, default=32)
     c.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")

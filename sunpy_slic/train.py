@@ -4,11 +4,20 @@ Train and evaluate SlicNet models on your own data.
 `fit` follows the paper's recipe by default (SGD with Nesterov momentum 0.9, lr 5e-4, 5 epochs) and
 adds what a reliable training run needs: a leakage-safe validation split, per-epoch metrics, atomic
 checkpoints (weights and optimiser state, both in safetensors) and resumption of a killed run.
+
+Launched by ``torchrun`` (more than one process, ``RANK``/``WORLD_SIZE`` set), `fit` trains with
+`~torch.nn.parallel.DistributedDataParallel`: each process takes its share of every epoch through a
+`~torch.utils.data.distributed.DistributedSampler`, gradients are averaged across processes, and only
+rank 0 writes checkpoints, logs and progress bars. ``batch_size`` is then per process. The module
+runs as a script for this::
+
+    torchrun --nproc-per-node=4 -m sunpy_slic.train my_store --epochs 5 --output my_model.safetensors
 """
 
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +32,7 @@ from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.model import SlicNet
 from sunpy_slic.weights import _atomic_write_bytes, save_weights
 
-__all__ = ["FitResult", "evaluate", "fit", "plot_confusion_matrix"]
+__all__ = ["FitResult", "evaluate", "fit", "main", "plot_confusion_matrix"]
 
 _STATE = "state.safetensors"
 _LAST = "last.json"
@@ -191,13 +200,54 @@ def _load_checkpoint(ckpt_dir, model, optimizer, recipe):
     return epoch, meta["history"], meta["best"]
 
 
+@dataclass(frozen=True)
+class _Distributed:
+    """This process's place in a multi-process (torchrun) run."""
+
+    rank: int
+    world_size: int
+    owns_group: bool  # fit started the process group, so it ends it
+
+
+def _join_process_group(device):
+    """
+    Join the torchrun process group, if this is one process of several; return (`_Distributed`, device).
+
+    ``device`` (a `torch.device` or None) defaults to this process's GPU (``LOCAL_RANK``) under CUDA.
+    Returns (None, device) for a single process. The backend is NCCL on CUDA and Gloo on the CPU.
+    """
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        return None, device
+    if dist.is_initialized():  # the caller set the group up itself
+        if dist.get_world_size() < 2:
+            return None, device
+        return _Distributed(dist.get_rank(), dist.get_world_size(), owns_group=False), device
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        world = 1
+    if "RANK" not in os.environ or world < 2:
+        return None, device
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device is None:
+        device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    elif device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return _Distributed(dist.get_rank(), dist.get_world_size(), owns_group=True), device
+
+
 def _epoch_generator(seed, epoch):
     g = torch.Generator()
     g.manual_seed(int(seed) * 1_000_003 + int(epoch))
     return g
 
 
-def _run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress):
+def _run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress, distributed=False):
     model.train()
     total, correct, loss_sum = 0, 0, 0.0
     with tqdm(loader, desc=bar_desc, unit="batch", leave=False, disable=not progress) as bar:
@@ -215,6 +265,12 @@ def _run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress):
             loss_sum += float(loss.detach()) * n
             correct += int((logits.argmax(1) == y).sum())
             bar.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{correct / total:.3f}")
+    if distributed:  # the epoch's metrics over all processes
+        import torch.distributed as dist
+
+        sums = torch.tensor([loss_sum, correct, total], dtype=torch.float64, device=device)
+        dist.all_reduce(sums)
+        loss_sum, correct, total = sums.tolist()
     return loss_sum / total, correct / total
 
 
@@ -286,8 +342,10 @@ def evaluate(model, data, *, batch_size=64, device=None, amp="auto", progress=Tr
     -------
     dict
         ``accuracy``, ``n``, ``loss`` (mean cross-entropy), ``per_class`` (precision, recall, F1,
-        support) and ``confusion_matrix`` (rows: true, columns: predicted, in `~sunpy_slic.FEATURES`
-        order).
+        support), ``confusion_matrix`` (rows: true, columns: predicted, in `~sunpy_slic.FEATURES`
+        order), ``ece`` (expected calibration error, 15 bins, with the calibration temperature
+        stored in the model's weights, as `~sunpy_slic.classify` sees it; see
+        `~sunpy_slic.calibration`) and ``ece_uncalibrated`` (the same at temperature 1).
     """
     data = _eval_dataset(data)
     if not isinstance(model, SlicNet):
@@ -300,6 +358,11 @@ def evaluate(model, data, *, batch_size=64, device=None, amp="auto", progress=Tr
     )
     out = confusion_metrics(labels.numpy(), logits.argmax(1).numpy())
     out["loss"] = float(F.cross_entropy(logits, labels))
+    from sunpy_slic.calibration import expected_calibration_error
+    from sunpy_slic.classify import _temperature
+
+    out["ece"] = expected_calibration_error(torch.softmax(logits / _temperature(model), 1), labels)
+    out["ece_uncalibrated"] = expected_calibration_error(torch.softmax(logits, 1), labels)
     return out
 
 
@@ -347,10 +410,11 @@ def fit(
     schedule : {"constant", "cosine"}
         Learning-rate schedule per epoch (the paper: constant); ``warmup`` epochs ramp up linearly.
     batch_size : int
+        Images per step (per process when launched by ``torchrun``).
     augment : bool
         Random flips, rotations, contrast and noise on the training set.
     device : str or `torch.device`, optional
-        Default: CUDA when available.
+        Default: CUDA when available (under ``torchrun``, the GPU of ``LOCAL_RANK``).
     amp : bool or str
         Mixed precision: ``"auto"`` uses bf16 on CPUs and GPUs that support it.
     seed : int
@@ -367,6 +431,16 @@ def fit(
     Returns
     -------
     `FitResult`
+
+    Notes
+    -----
+    Launched by ``torchrun`` with more than one process, `fit` joins the process group (NCCL on
+    GPUs, Gloo on CPUs), wraps the model in `~torch.nn.parallel.DistributedDataParallel` and gives
+    each process its share of every epoch with a `~torch.utils.data.distributed.DistributedSampler`
+    (seeded with ``seed``, reshuffled every epoch). The reported training loss and accuracy are over
+    all processes; every process evaluates the validation set with the same weights; only rank 0
+    shows progress, logs and writes checkpoints. The number of processes is part of the recipe: a
+    checkpoint resumes only with as many processes as wrote it. See ``python -m sunpy_slic.train``.
 
     Examples
     --------
@@ -388,6 +462,9 @@ def fit(
         train, val, augment=augment, seed=seed, image_size=image_size
     )
     image_size = spec.image_size
+    ddp, device = _join_process_group(torch.device(device) if device is not None else None)
+    if ddp is not None:
+        progress = progress and ddp.rank == 0
     device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     amp_dtype = _amp_dtype(device, amp)
     torch.manual_seed(seed)
@@ -418,12 +495,19 @@ def fit(
         "n_train": len(train),
         "n_val": len(val) if val is not None else 0,
     }
+    if ddp is not None:
+        recipe["world_size"] = ddp.world_size
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     start, history, best = 0, [], {"epoch": None, "val_accuracy": -1.0}
     if ckpt_dir is not None and resume:
         restored = _load_checkpoint(ckpt_dir, model, optimizer, recipe)
         if restored is not None:
             start, history, best = restored[0] + 1, restored[1], restored[2]
+    net = model
+    if ddp is not None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
         current_lr = _lr_at(epoch, lr=lr, epochs=epochs, schedule=schedule, warmup=warmup)
@@ -432,18 +516,40 @@ def fit(
         if hasattr(train, "set_epoch"):
             train.set_epoch(epoch)
         torch.manual_seed(int(seed) * 7919 + epoch)  # dropout: the same on a resumed run
-        loader = DataLoader(
-            train,
-            batch_size=batch_size,
-            shuffle=True,
-            generator=_epoch_generator(seed, epoch),
-            num_workers=num_workers,
-            pin_memory=device.type == "cuda",
-            persistent_workers=False,
-        )
+        if ddp is None:
+            loader = DataLoader(
+                train,
+                batch_size=batch_size,
+                shuffle=True,
+                generator=_epoch_generator(seed, epoch),
+                num_workers=num_workers,
+                pin_memory=device.type == "cuda",
+                persistent_workers=False,
+            )
+        else:
+            from torch.utils.data.distributed import DistributedSampler
+
+            torch.manual_seed(int(seed) * 7919 + epoch + 1_000_003 * ddp.rank)  # dropout differs by rank
+            sampler = DistributedSampler(train, num_replicas=ddp.world_size, rank=ddp.rank, shuffle=True,
+                                         seed=seed)
+            sampler.set_epoch(epoch)
+            loader = DataLoader(
+                train,
+                batch_size=batch_size,
+                sampler=sampler,
+                num_workers=num_workers,
+                pin_memory=device.type == "cuda",
+                persistent_workers=False,
+            )
         loss, acc = _run_epoch(
-            model, loader, optimizer, device, amp_dtype, f"Epoch {epoch + 1}/{epochs}", progress
+            net, loader, optimizer, device, amp_dtype, f"Epoch {epoch + 1}/{epochs}", progress,
+            distributed=ddp is not None,
         )
+        if ddp is not None:  # batch-norm statistics from rank 0, so every process holds the same model
+            import torch.distributed as dist
+
+            for buffer in model.buffers():
+                dist.broadcast(buffer, 0)
         row = {"epoch": epoch + 1, "lr": current_lr, "train_loss": loss, "train_accuracy": acc}
         if val is not None:
             m = evaluate(model, val, batch_size=max(batch_size, 64), device=device, amp=amp, progress=False)
@@ -460,15 +566,68 @@ def fit(
             is_best = score > best["val_accuracy"]
             if is_best:
                 best = {"epoch": epoch + 1, "val_accuracy": score}
-            weights = _save_checkpoint(ckpt_dir, epoch, model, optimizer, spec, history, recipe, best)
-            if is_best:
-                _atomic_write_bytes(ckpt_dir / "best.safetensors", weights.read_bytes())
+            if ddp is None or ddp.rank == 0:
+                weights = _save_checkpoint(ckpt_dir, epoch, model, optimizer, spec, history, recipe, best)
+                if is_best:
+                    _atomic_write_bytes(ckpt_dir / "best.safetensors", weights.read_bytes())
     metrics = {}
     if val is not None:
         metrics = evaluate(model, val, batch_size=max(batch_size, 64), device=device, amp=amp, progress=False)
+    if ddp is not None:
+        import torch.distributed as dist
+
+        dist.barrier()  # rank 0's checkpoints are complete before any process returns
+        if ddp.owns_group:
+            dist.destroy_process_group()
     model = model.to(memory_format=torch.contiguous_format).eval()
     best_path = ckpt_dir / "best.safetensors" if ckpt_dir is not None and (ckpt_dir / "best.safetensors").exists() else None
     return FitResult(model=model, history=history, best_checkpoint=best_path, metrics=metrics, spec=spec, recipe=recipe)
+
+
+def main(argv=None):
+    """
+    Train on a prepared store from the command line: ``python -m sunpy_slic.train STORE ...``.
+
+    Meant for ``torchrun``, which starts one process per GPU (or several on a CPU) and sets
+    ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``; `fit` then trains with DistributedDataParallel and
+    rank 0 writes the weights file::
+
+        torchrun --nproc-per-node=4 -m sunpy_slic.train my_store --epochs 5 --output my_model.safetensors
+
+    Run on its own it trains in one process, like ``sunpy-slic train``. Returns the exit status.
+    """
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="python -m sunpy_slic.train",
+        description="Train a SlicNet on a prepared store (launch with torchrun for DistributedDataParallel).",
+    )
+    p.add_argument("store", help="a store made by sunpy-slic prepare")
+    p.add_argument("--output", default="slic.safetensors", help="weights file to write (by rank 0)")
+    p.add_argument("--head", default="compact", choices=["compact", "paper"])
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--batch-size", type=int, default=32, help="images per step in each process")
+    p.add_argument("--schedule", default="constant", choices=["constant", "cosine"])
+    p.add_argument("--warmup", type=int, default=0, help="epochs of linear learning-rate warm-up")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="cpu, cuda (default: this process's GPU when there is one)")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes per process")
+    p.add_argument("--no-amp", action="store_true", help="train in float32 (default: bf16 where supported)")
+    p.add_argument("--checkpoint-dir", help="write a checkpoint each epoch and resume from it")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    result = fit(
+        args.store, head=args.head, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+        schedule=args.schedule, warmup=args.warmup, seed=args.seed, device=args.device,
+        num_workers=args.num_workers, amp=not args.no_amp and "auto", checkpoint_dir=args.checkpoint_dir,
+        progress=not args.no_progress,
+    )
+    if int(os.environ.get("RANK", "0")) == 0:
+        result.save(args.output, provenance={"data": str(args.store)})
+        acc = result.metrics.get("accuracy")
+        print(f"wrote {args.output}" + (f"; validation accuracy {acc:.4f}" if acc is not None else ""))
+    return 0
 
 
 def plot_confusion_matrix(metrics, *, normalize=True, ax=None):
@@ -508,3 +667,9 @@ def plot_confusion_matrix(metrics, *, normalize=True, ax=None):
             ax.text(j, i, text, ha="center", va="center", color="white" if shown[i, j] > 0.5 * shown.max() else "black")
     ax.figure.colorbar(im, ax=ax, fraction=0.046, label="fraction of true class" if normalize else "count")
     return ax
+
+
+if __name__ == "__main__":
+    from sunpy_slic.train import main as _main  # the module proper, not this __main__ copy
+
+    sys.exit(_main())
