@@ -73,19 +73,9 @@ def _decode(d):
 # ----------------------------------------------------------------------------------------------
 def _dataset(data, which):
     """A torch Dataset of ``(x, label)``: a store's ``which`` split (all of it if empty), or ``data``."""
-    from torch.utils.data import Dataset
+    from sunpy_slic.data.dataset import as_dataset
 
-    if isinstance(data, Dataset):
-        return data
-    from sunpy_slic.data import dataset as ds
-
-    if isinstance(data, str | os.PathLike):
-        data = ds.open_store(data)
-    if not isinstance(data, ds.DatasetStore):
-        msg = f"expected a DatasetStore, a store path or a torch Dataset, got {type(data).__name__}"
-        raise TypeError(msg)
-    sub = data.subset(which, augment=False)
-    return sub if len(sub) else data.subset("all", augment=False)
+    return as_dataset(data, which)
 
 
 def _embeddings(model, data, *, batch_size, device, amp, progress, desc):

@@ -75,18 +75,10 @@ def _as_datasets(train, val, *, augment, seed, image_size):
 
 
 def _eval_dataset(data):
-    """A torch Dataset for evaluation: a store's validation split (or all of it), or ``data`` itself."""
-    if isinstance(data, Dataset):
-        return data
-    from sunpy_slic.data import dataset as ds
+    """A store's validation split (or all of it), or ``data`` itself if it is a torch Dataset."""
+    from sunpy_slic.data.dataset import as_dataset
 
-    if isinstance(data, str | os.PathLike):
-        data = ds.open_store(data)
-    if not isinstance(data, ds.DatasetStore):
-        msg = f"expected a DatasetStore, a store path or a torch Dataset, got {type(data).__name__}"
-        raise TypeError(msg)
-    val = data.subset("val")
-    return val if len(val) else data.subset("all")
+    return as_dataset(data, "val")
 
 
 @dataclass

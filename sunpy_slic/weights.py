@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from sunpy_slic._atomic import atomic_write_bytes as _atomic_write_bytes
 from sunpy_slic.exceptions import SlicWeightsError
 from sunpy_slic.features import FEATURES
 from sunpy_slic.model import SlicNet
@@ -115,21 +116,6 @@ def tensor_sha256(tensors):
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
-
-
-def _atomic_write_bytes(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _default_provenance():

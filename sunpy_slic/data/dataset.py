@@ -50,6 +50,8 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from sunpy_slic._atomic import atomic_write as _atomic_write
+from sunpy_slic._atomic import tmp_name as _tmp_name
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.features import FEATURES, feature_id
 from sunpy_slic.io import map_wavelength, read_map
@@ -60,6 +62,7 @@ __all__ = [
     "Augmentation",
     "DatasetStore",
     "SlicDataset",
+    "as_dataset",
     "open_store",
     "prepare_dataset",
     "random_split",
@@ -88,25 +91,6 @@ _SPLITS = ("train", "val")
 # ----------------------------------------------------------------------------------------------
 # Atomic writes
 # ----------------------------------------------------------------------------------------------
-def _tmp_name(path):
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def _atomic_write(path, write):
-    """Write ``path`` by calling ``write(binary_file)`` on a temporary file, then renaming it."""
-    path = Path(path)
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _write_json(path, obj):
     text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=True) + "\n"
     _atomic_write(path, lambda f: f.write(text.encode()))
@@ -1375,3 +1359,29 @@ class SlicDataset(Dataset):
         if self.augmentation is not None:
             x = self.augmentation(x, self._generator(j))
         return x, int(self._labels[j])
+
+
+def as_dataset(data, which="val"):
+    """
+    Return a torch Dataset of ``(image, label)`` for evaluation from a store, a store path or a Dataset.
+
+    Parameters
+    ----------
+    data : `DatasetStore`, str, `os.PathLike` or `torch.utils.data.Dataset`
+        A Dataset is returned unchanged.
+    which : {"train", "val", "all"}
+        The split of a store to use, without augmentation; all of the store when that split is empty.
+
+    Returns
+    -------
+    `torch.utils.data.Dataset`
+    """
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, str | os.PathLike):
+        data = open_store(data)
+    if not isinstance(data, DatasetStore):
+        msg = f"expected a DatasetStore, a store path or a torch Dataset, got {type(data).__name__}"
+        raise TypeError(msg)
+    sub = data.subset(which, augment=False)
+    return sub if len(sub) else data.subset("all", augment=False)
