@@ -492,8 +492,9 @@ def _run_local(pairs, model, write, *, batch_size, chunk_size, amp, num_workers,
         bar.update(len(chunk))
 
 
-def _run_dask(pairs, ref, client, write, *, batch_size, chunk_size, device, amp, num_workers, max_in_flight,
-              bar):
+def _run_dask(
+    pairs, ref, client, write, *, batch_size, chunk_size, device, amp, num_workers, max_in_flight, bar
+):
     from distributed import as_completed
 
     if max_in_flight is None:
@@ -628,16 +629,42 @@ def classify_files(
     output.mkdir(parents=True, exist_ok=True)
     lock = _lock(output)
     try:
-        return _classify_into(pairs, output, local, ref, client, resume=resume, batch_size=batch_size,
-                              chunk_size=chunk_size, device=device, amp=amp, num_workers=num_workers,
-                              max_in_flight=max_in_flight, progress=progress)
+        return _classify_into(
+            pairs,
+            output,
+            local,
+            ref,
+            client,
+            resume=resume,
+            batch_size=batch_size,
+            chunk_size=chunk_size,
+            device=device,
+            amp=amp,
+            num_workers=num_workers,
+            max_in_flight=max_in_flight,
+            progress=progress,
+        )
     finally:
         if lock is not None:
             lock.close()
 
 
-def _classify_into(pairs, output, local, ref, client, *, resume, batch_size, chunk_size, device, amp,
-                   num_workers, max_in_flight, progress):
+def _classify_into(
+    pairs,
+    output,
+    local,
+    ref,
+    client,
+    *,
+    resume,
+    batch_size,
+    chunk_size,
+    device,
+    amp,
+    num_workers,
+    max_in_flight,
+    progress,
+):
     sha256 = ref.sha256
     for stale in output.glob(".part-*.tmp"):  # temporary files of a killed run
         stale.unlink(missing_ok=True)
@@ -651,17 +678,40 @@ def _classify_into(pairs, output, local, ref, client, *, resume, batch_size, chu
         _write_part(output, counter["next"], rows, info)
         counter["next"] += 1
 
-    bar = tqdm(total=len(pairs), initial=len(pairs) - len(todo), desc="Classifying", unit="file",
-               disable=not progress)
+    bar = tqdm(
+        total=len(pairs),
+        initial=len(pairs) - len(todo),
+        desc="Classifying",
+        unit="file",
+        disable=not progress,
+    )
     try:
         if todo and client is None:
             workers = min(8, os.cpu_count() or 1) if num_workers is None else num_workers
-            _run_local(todo, local, write, batch_size=batch_size, chunk_size=chunk_size, amp=amp,
-                       num_workers=workers, bar=bar)
+            _run_local(
+                todo,
+                local,
+                write,
+                batch_size=batch_size,
+                chunk_size=chunk_size,
+                amp=amp,
+                num_workers=workers,
+                bar=bar,
+            )
         elif todo:
-            _run_dask(todo, ref, client, write, batch_size=batch_size, chunk_size=chunk_size, device=device,
-                      amp=amp, num_workers=2 if num_workers is None else num_workers,
-                      max_in_flight=max_in_flight, bar=bar)
+            _run_dask(
+                todo,
+                ref,
+                client,
+                write,
+                batch_size=batch_size,
+                chunk_size=chunk_size,
+                device=device,
+                amp=amp,
+                num_workers=2 if num_workers is None else num_workers,
+                max_in_flight=max_in_flight,
+                bar=bar,
+            )
     finally:
         bar.close()
     table = read_results(output)

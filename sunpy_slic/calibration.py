@@ -174,7 +174,9 @@ def fit_temperature(logits, labels, *, bounds=(0.05, 20.0)):
     _check_probs_labels(logits, labels)
     lo, hi = (math.log(b) for b in bounds)
     res = minimize_scalar(
-        lambda log_t: _nll(logits, labels, math.exp(log_t)), bounds=(lo, hi), method="bounded",
+        lambda log_t: _nll(logits, labels, math.exp(log_t)),
+        bounds=(lo, hi),
+        method="bounded",
         options={"xatol": 1e-4},
     )
     return float(math.exp(res.x))

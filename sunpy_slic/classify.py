@@ -47,7 +47,10 @@ def _resolve_model(model, device):
     if model is None:
         return _default_model(device)
     if not isinstance(model, SlicNet):
-        msg = f"model must be a sunpy_slic.model.SlicNet (see sunpy_slic.load_model), got {type(model).__name__}"
+        msg = (
+            "model must be a sunpy_slic.model.SlicNet (see sunpy_slic.load_model), "
+            f"got {type(model).__name__}"
+        )
         raise TypeError(msg)
     if device is not None:
         model = model.to(device)
@@ -191,7 +194,7 @@ def _observer(smap):
         warnings.simplefilter("ignore")
         try:
             return smap.observer_coordinate
-        except Exception:  # noqa: BLE001 -- a map without observer information simply has none
+        except Exception:
             return None
 
 

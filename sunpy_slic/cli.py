@@ -37,7 +37,9 @@ def _expand(paths):
                 raise FileNotFoundError(msg)
             out += matches
         elif Path(p).is_dir():
-            found = sorted(str(f) for pattern in ("*.fits", "*.fits.gz", "*.fts", "*.fit") for f in Path(p).glob(pattern))
+            found = sorted(
+                str(f) for pattern in ("*.fits", "*.fits.gz", "*.fts", "*.fit") for f in Path(p).glob(pattern)
+            )
             if not found:
                 msg = f"no FITS files in folder {p}"
                 raise FileNotFoundError(msg)
@@ -89,15 +91,17 @@ def _cmd_classify(args):
     shown = table.copy()
     shown["source"] = [Path(s).name for s in shown["source"]]
     for c in shown.colnames:
-        if c.startswith("p") and c != "probability" or c == "probability":
+        if (c.startswith("p") and c != "probability") or c == "probability":
             shown[c].info.format = ".3f"
     shown.pprint_all()
     if args.output:
         _write_table(table, args.output)
         print(f"wrote {len(table)} rows to {args.output}")
     meta = model.slic_meta
-    print(f"weights: {meta.provenance.get('name', args.weights or 'bundled default')} "
-          f"(sha256 {meta.sha256[:12]}, image size {meta.preprocess.image_size})")
+    print(
+        f"weights: {meta.provenance.get('name', args.weights or 'bundled default')} "
+        f"(sha256 {meta.sha256[:12]}, image size {meta.preprocess.image_size})"
+    )
     return 0
 
 
@@ -117,8 +121,14 @@ def _classify_archive(args, paths):
         client = Client(args.scheduler)
     try:
         table = classify_files(
-            paths, args.output, model=args.weights, client=client, batch_size=args.batch_size,
-            resume=args.resume, device=args.device, progress=not args.no_progress,
+            paths,
+            args.output,
+            model=args.weights,
+            client=client,
+            batch_size=args.batch_size,
+            resume=args.resume,
+            device=args.device,
+            progress=not args.no_progress,
         )
     finally:
         if client is not None:
@@ -138,8 +148,13 @@ def _cmd_prepare(args):
     from sunpy_slic.data.dataset import prepare_dataset
 
     store = prepare_dataset(
-        args.root, args.out, image_size=args.image_size, split=args.split, val_fraction=args.val_fraction,
-        seed=args.seed, progress=not args.no_progress,
+        args.root,
+        args.out,
+        image_size=args.image_size,
+        split=args.split,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        progress=not args.no_progress,
     )
     print(f"store {args.out}: {len(store)} images; report in {Path(args.out) / 'report.json'}")
     return 0
@@ -151,8 +166,16 @@ def _cmd_train(args):
 
     store = open_store(args.store)
     result = fit(
-        store, head=args.head, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, device=args.device,
-        seed=args.seed, schedule=args.schedule, checkpoint_dir=args.checkpoint_dir, progress=not args.no_progress,
+        store,
+        head=args.head,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        device=args.device,
+        seed=args.seed,
+        schedule=args.schedule,
+        checkpoint_dir=args.checkpoint_dir,
+        progress=not args.no_progress,
     )
     result.save(args.output, provenance={"data": str(args.store)})
     acc = result.metrics.get("accuracy")
@@ -180,16 +203,26 @@ def _parser():
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("classify", help="classify FITS files and print a table")
-    c.add_argument("paths", nargs="*",
-                   help="FITS files, folders, globs, or a file listing paths (@list, or a .txt file)")
+    c.add_argument(
+        "paths", nargs="*", help="FITS files, folders, globs, or a file listing paths (@list, or a .txt file)"
+    )
     c.add_argument("--sample", action="store_true", help="also classify the bundled Hinode/SOT sample frames")
     c.add_argument("--weights", help="weights file or file:// URL (default: bundled)")
-    c.add_argument("--output", help="write the table to this .ecsv or .csv file, or to a resumable folder of "
-                   "Parquet parts NAME.parquet (written as results come; see sunpy_slic.batch.read_results)")
-    c.add_argument("--resume", action="store_true",
-                   help="with --output NAME.parquet: skip the files it already holds results for")
-    c.add_argument("--scheduler", metavar="ADDRESS",
-                   help="with --output NAME.parquet: run on this dask.distributed scheduler (tcp://host:8786)")
+    c.add_argument(
+        "--output",
+        help="write the table to this .ecsv or .csv file, or to a resumable folder of "
+        "Parquet parts NAME.parquet (written as results come; see sunpy_slic.batch.read_results)",
+    )
+    c.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --output NAME.parquet: skip the files it already holds results for",
+    )
+    c.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --output NAME.parquet: run on this dask.distributed scheduler (tcp://host:8786)",
+    )
     c.add_argument("--batch-size", type=int, default=32)
     c.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -246,5 +279,8 @@ def main(argv=None):
     except Exception as exc:
         if args.debug:
             raise
-        print(f"sunpy-slic {args.command}: unexpected {type(exc).__name__}: {exc} (use --debug)", file=sys.stderr)
+        print(
+            f"sunpy-slic {args.command}: unexpected {type(exc).__name__}: {exc} (use --debug)",
+            file=sys.stderr,
+        )
         return 1

@@ -150,7 +150,9 @@ def _save_checkpoint(ckpt_dir, epoch, model, optimizer, spec, history, recipe, b
         "recipe": recipe,
         "best": best,
     }
-    _atomic_write_bytes(ckpt_dir / f"epoch-{epoch + 1:03d}.{_STATE}", save(tensors, metadata={"state": json.dumps(meta)}))
+    _atomic_write_bytes(
+        ckpt_dir / f"epoch-{epoch + 1:03d}.{_STATE}", save(tensors, metadata={"state": json.dumps(meta)})
+    )
     _atomic_write_bytes(ckpt_dir / _LAST, json.dumps({"epoch": epoch, "weights": weights.name}).encode())
     return weights
 
@@ -175,7 +177,9 @@ def _load_checkpoint(ckpt_dir, model, optimizer, recipe):
     with safe_open(str(state_path), framework="pt") as f:
         meta = json.loads(f.metadata()["state"])
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 -- safe_open is not a dict
-    old = {k: v for k, v in meta["recipe"].items() if k not in ("epochs", "progress", "device", "num_workers")}
+    old = {
+        k: v for k, v in meta["recipe"].items() if k not in ("epochs", "progress", "device", "num_workers")
+    }
     new = {k: v for k, v in recipe.items() if k not in ("epochs", "progress", "device", "num_workers")}
     if old != new:
         diff = {k: (old.get(k), new.get(k)) for k in set(old) | set(new) if old.get(k) != new.get(k)}
@@ -280,7 +284,7 @@ def _predict(model, data, *, batch_size, device, amp_dtype, progress, desc="Eval
     return torch.cat(outs), torch.cat(labels)
 
 
-def confusion_metrics(labels, predictions, num_classes=len(FEATURES)):
+def confusion_metrics(labels, predictions, num_classes=None):
     """
     Return accuracy, per-class precision/recall/F1 and the confusion matrix.
 
@@ -291,6 +295,7 @@ def confusion_metrics(labels, predictions, num_classes=len(FEATURES)):
     >>> m["accuracy"], m["per_class"]["sunspot"]["recall"]
     (0.75, 0.5)
     """
+    num_classes = len(FEATURES) if num_classes is None else num_classes
     labels = np.asarray(labels, dtype=np.int64)
     predictions = np.asarray(predictions, dtype=np.int64)
     cm = np.zeros((num_classes, num_classes), dtype=np.int64)
@@ -346,7 +351,12 @@ def evaluate(model, data, *, batch_size=64, device=None, amp="auto", progress=Tr
     device = next(model.parameters()).device if device is None else torch.device(device)
     model.to(device)
     logits, labels = _predict(
-        model, data, batch_size=batch_size, device=device, amp_dtype=_amp_dtype(device, amp), progress=progress
+        model,
+        data,
+        batch_size=batch_size,
+        device=device,
+        amp_dtype=_amp_dtype(device, amp),
+        progress=progress,
     )
     out = confusion_metrics(labels.numpy(), logits.argmax(1).numpy())
     out["loss"] = float(F.cross_entropy(logits, labels))
@@ -450,14 +460,16 @@ def fit(
     if schedule not in ("constant", "cosine"):
         msg = f'schedule must be "constant" or "cosine", got {schedule!r}'
         raise ValueError(msg)
-    train, val, spec = _as_datasets(
-        train, val, augment=augment, seed=seed, image_size=image_size
-    )
+    train, val, spec = _as_datasets(train, val, augment=augment, seed=seed, image_size=image_size)
     image_size = spec.image_size
     ddp, device = _join_process_group(torch.device(device) if device is not None else None)
     if ddp is not None:
         progress = progress and ddp.rank == 0
-    device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = (
+        torch.device(device)
+        if device is not None
+        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
     amp_dtype = _amp_dtype(device, amp)
     torch.manual_seed(seed)
     if model is None:
@@ -522,8 +534,9 @@ def fit(
             from torch.utils.data.distributed import DistributedSampler
 
             torch.manual_seed(int(seed) * 7919 + epoch + 1_000_003 * ddp.rank)  # dropout differs by rank
-            sampler = DistributedSampler(train, num_replicas=ddp.world_size, rank=ddp.rank, shuffle=True,
-                                         seed=seed)
+            sampler = DistributedSampler(
+                train, num_replicas=ddp.world_size, rank=ddp.rank, shuffle=True, seed=seed
+            )
             sampler.set_epoch(epoch)
             loader = DataLoader(
                 train,
@@ -534,7 +547,13 @@ def fit(
                 persistent_workers=False,
             )
         loss, acc = _run_epoch(
-            net, loader, optimizer, device, amp_dtype, f"Epoch {epoch + 1}/{epochs}", progress,
+            net,
+            loader,
+            optimizer,
+            device,
+            amp_dtype,
+            f"Epoch {epoch + 1}/{epochs}",
+            progress,
             distributed=ddp is not None,
         )
         if ddp is not None:  # batch-norm statistics from rank 0, so every process holds the same model
@@ -572,8 +591,14 @@ def fit(
         if ddp.owns_group:
             dist.destroy_process_group()
     model = model.to(memory_format=torch.contiguous_format).eval()
-    best_path = ckpt_dir / "best.safetensors" if ckpt_dir is not None and (ckpt_dir / "best.safetensors").exists() else None
-    return FitResult(model=model, history=history, best_checkpoint=best_path, metrics=metrics, spec=spec, recipe=recipe)
+    best_path = (
+        ckpt_dir / "best.safetensors"
+        if ckpt_dir is not None and (ckpt_dir / "best.safetensors").exists()
+        else None
+    )
+    return FitResult(
+        model=model, history=history, best_checkpoint=best_path, metrics=metrics, spec=spec, recipe=recipe
+    )
 
 
 def main(argv=None):
@@ -610,9 +635,18 @@ def main(argv=None):
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     result = fit(
-        args.store, head=args.head, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-        schedule=args.schedule, warmup=args.warmup, seed=args.seed, device=args.device,
-        num_workers=args.num_workers, amp=not args.no_amp and "auto", checkpoint_dir=args.checkpoint_dir,
+        args.store,
+        head=args.head,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        schedule=args.schedule,
+        warmup=args.warmup,
+        seed=args.seed,
+        device=args.device,
+        num_workers=args.num_workers,
+        amp=not args.no_amp and "auto",
+        checkpoint_dir=args.checkpoint_dir,
         progress=not args.no_progress,
     )
     if int(os.environ.get("RANK", "0")) == 0:
@@ -656,7 +690,14 @@ def plot_confusion_matrix(metrics, *, normalize=True, ax=None):
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
             text = f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
-            ax.text(j, i, text, ha="center", va="center", color="white" if shown[i, j] > 0.5 * shown.max() else "black")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                color="white" if shown[i, j] > 0.5 * shown.max() else "black",
+            )
     ax.figure.colorbar(im, ax=ax, fraction=0.046, label="fraction of true class" if normalize else "count")
     return ax
 

@@ -311,7 +311,10 @@ def _build(tensors, meta, source):
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
-        msg = f"{source}: tensors do not match a {cfg} SlicNet; missing {missing[:5]}, unexpected {unexpected[:5]}"
+        msg = (
+            f"{source}: tensors do not match a {cfg} SlicNet; "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
         raise SlicWeightsError(msg)
     wrong = [
         f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(v.shape)}"

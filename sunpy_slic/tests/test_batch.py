@@ -19,8 +19,17 @@ from sunpy_slic.features import FEATURES
 from sunpy_slic.weights import load_model
 
 N_FILES = 40
-COLUMNS = ["source", "date_obs", "instrument", "wavelength", "feature", "probability",
-           *(f"p_{k}" for k in FEATURES), "status", "error"]
+COLUMNS = [
+    "source",
+    "date_obs",
+    "instrument",
+    "wavelength",
+    "feature",
+    "probability",
+    *(f"p_{k}" for k in FEATURES),
+    "status",
+    "error",
+]
 
 
 def write_fits_files(folder, n=N_FILES):
@@ -66,16 +75,22 @@ def test_in_process_matches_classify_and_writes_atomic_parts(fits_files, referen
     import pyarrow.parquet as pq
 
     out = tmp_path / "results.parquet"
-    table = classify_files(fits_files, out, model=tiny_weights, batch_size=8, chunk_size=8, amp=False,
-                           num_workers=2, progress=False)
+    table = classify_files(
+        fits_files,
+        out,
+        model=tiny_weights,
+        batch_size=8,
+        chunk_size=8,
+        amp=False,
+        num_workers=2,
+        progress=False,
+    )
     assert table.colnames == COLUMNS
     assert len(table) == N_FILES
     assert set(table["status"]) == {"ok"}
     assert set(table["error"]) == {""}
     assert_same_classification(table, reference)
-    np.testing.assert_allclose(
-        sum(table[f"p_{k}"] for k in FEATURES), np.ones(N_FILES), rtol=1e-5
-    )
+    np.testing.assert_allclose(sum(table[f"p_{k}"] for k in FEATURES), np.ones(N_FILES), rtol=1e-5)
     # One part per chunk and no temporary files (the lock file is hidden); the folder is plain Parquet.
     assert sorted(p.name for p in out.iterdir()) == [".lock", *(f"part-{i:05d}.parquet" for i in range(5))]
     assert pq.read_table(out).num_rows == N_FILES
@@ -89,14 +104,16 @@ def test_in_process_matches_classify_and_writes_atomic_parts(fits_files, referen
     assert list(table2["feature"]) == list(table["feature"])
 
 
-def test_corrupt_file_gives_one_error_row_and_never_stops_the_run(fits_files, reference, tiny_weights,
-                                                                  tmp_path):
+def test_corrupt_file_gives_one_error_row_and_never_stops_the_run(
+    fits_files, reference, tiny_weights, tmp_path
+):
     bad = tmp_path / "corrupt.fits"
     bad.write_bytes(b"SIMPLE  =                    T" + os.urandom(3000))
     paths = [*fits_files[:3], str(bad), *fits_files[3:6]]
     out = tmp_path / "out"
-    table = classify_files(paths, out, model=tiny_weights, batch_size=4, chunk_size=4, amp=False,
-                           progress=False)
+    table = classify_files(
+        paths, out, model=tiny_weights, batch_size=4, chunk_size=4, amp=False, progress=False
+    )
     assert list(table["source"]) == paths
     errors = table[table["status"] == "error"]
     assert len(errors) == 1
@@ -139,8 +156,9 @@ _KILLED = textwrap.dedent(
 )
 
 
-def test_sigkill_then_resume_classifies_every_file_exactly_once(fits_files, reference, tiny_weights,
-                                                                tmp_path):
+def test_sigkill_then_resume_classifies_every_file_exactly_once(
+    fits_files, reference, tiny_weights, tmp_path
+):
     import pyarrow.parquet as pq
 
     listing = tmp_path / "files.txt"
@@ -148,8 +166,11 @@ def test_sigkill_then_resume_classifies_every_file_exactly_once(fits_files, refe
     script = tmp_path / "run.py"
     script.write_text(_KILLED)
     out = tmp_path / "results.parquet"
-    proc = subprocess.Popen([sys.executable, str(script), str(listing), str(out), str(tiny_weights)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(listing), str(out), str(tiny_weights)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
@@ -167,8 +188,9 @@ def test_sigkill_then_resume_classifies_every_file_exactly_once(fits_files, refe
     assert 6 <= done < N_FILES  # killed part-way
     (out / ".part-00099.parquet.12345.tmp").write_bytes(b"half a part")  # as if killed mid-write
 
-    table = classify_files(fits_files, out, model=tiny_weights, batch_size=8, chunk_size=8, amp=False,
-                           progress=False)
+    table = classify_files(
+        fits_files, out, model=tiny_weights, batch_size=8, chunk_size=8, amp=False, progress=False
+    )
     assert len(table) == N_FILES
     assert len(set(table["source"])) == N_FILES
     assert set(table["status"]) == {"ok"}
@@ -202,8 +224,9 @@ def test_resume_false_supersedes_and_other_weights_are_refused(fits_files, tiny_
 
 def test_duplicates_urls_and_empty_results(fits_files, tiny_weights, tmp_path):
     url = "file://" + fits_files[1]
-    table = classify_files([fits_files[0], fits_files[0], url], tmp_path / "o", model=tiny_weights,
-                           progress=False)
+    table = classify_files(
+        [fits_files[0], fits_files[0], url], tmp_path / "o", model=tiny_weights, progress=False
+    )
     assert list(table["source"]) == [fits_files[0], url]
     assert set(table["status"]) == {"ok"}
     (tmp_path / "empty").mkdir()
@@ -253,20 +276,50 @@ def test_cli_parquet_output_with_resume_glob_and_listing(fits_files, tiny_weight
 
     out = tmp_path / "results.parquet"
     folder = os.path.dirname(fits_files[0])
-    rc = main(["classify", os.path.join(folder, "frame_00*.fits"), "--output", str(out), "--resume",
-               "--weights", str(tiny_weights), "--no-progress"])
+    rc = main(
+        [
+            "classify",
+            os.path.join(folder, "frame_00*.fits"),
+            "--output",
+            str(out),
+            "--resume",
+            "--weights",
+            str(tiny_weights),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert "10 files: 10 classified, 0 errors" in printed
     assert len(read_results(out)) == 10
     listing = tmp_path / "files.txt"
     listing.write_text("# the first 12 frames\n" + "\n".join(fits_files[:12]) + "\n")
-    rc = main(["classify", str(listing), "--output", str(out), "--resume", "--weights", str(tiny_weights),
-               "--no-progress"])
+    rc = main(
+        [
+            "classify",
+            str(listing),
+            "--output",
+            str(out),
+            "--resume",
+            "--weights",
+            str(tiny_weights),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     assert len(read_results(out)) == 12
     assert len(list(out.glob("part-*.parquet"))) == 2  # the second run classified only 2 new files
-    rc = main(["classify", fits_files[0], "--resume", "--output", str(tmp_path / "r.ecsv"),
-               "--weights", str(tiny_weights), "--no-progress"])
+    rc = main(
+        [
+            "classify",
+            fits_files[0],
+            "--resume",
+            "--output",
+            str(tmp_path / "r.ecsv"),
+            "--weights",
+            str(tiny_weights),
+            "--no-progress",
+        ]
+    )
     assert rc == 2
     assert ".parquet" in capsys.readouterr().err

@@ -40,11 +40,27 @@ def client():
 def test_local_cluster_matches_in_process(fits_files, tiny_weights, client, tmp_path):
     import sunpy_slic.batch as batch
 
-    local = classify_files(fits_files, tmp_path / "local.parquet", model=tiny_weights, batch_size=4,
-                           chunk_size=4, amp=False, progress=False)
+    local = classify_files(
+        fits_files,
+        tmp_path / "local.parquet",
+        model=tiny_weights,
+        batch_size=4,
+        chunk_size=4,
+        amp=False,
+        progress=False,
+    )
     out = tmp_path / "dask.parquet"
-    table = classify_files(fits_files, out, model=tiny_weights, client=client, batch_size=4, chunk_size=4,
-                           amp=False, max_in_flight=3, progress=False)
+    table = classify_files(
+        fits_files,
+        out,
+        model=tiny_weights,
+        client=client,
+        batch_size=4,
+        chunk_size=4,
+        amp=False,
+        max_in_flight=3,
+        progress=False,
+    )
     assert len(table) == N_FILES
     assert set(table["status"]) == {"ok"}
     assert_same_classification(table, local)
@@ -59,8 +75,9 @@ def test_local_cluster_matches_in_process(fits_files, tiny_weights, client, tmp_
 
 
 @dask_start_up
-def test_in_memory_model_is_shipped_once_with_bounded_chunks_in_flight(fits_files, client, tmp_path,
-                                                                      monkeypatch):
+def test_in_memory_model_is_shipped_once_with_bounded_chunks_in_flight(
+    fits_files, client, tmp_path, monkeypatch
+):
     import sunpy_slic.batch as batch
     from sunpy_slic.model import SlicNet
 
@@ -81,11 +98,21 @@ def test_in_memory_model_is_shipped_once_with_bounded_chunks_in_flight(fits_file
 
     monkeypatch.setattr(client, "submit", submit)
     monkeypatch.setattr(batch, "_write_part", write)
-    table = classify_files(files, tmp_path / "o", model=model, client=client, batch_size=2, chunk_size=2,
-                           amp=False, max_in_flight=2, progress=False)
+    table = classify_files(
+        files,
+        tmp_path / "o",
+        model=model,
+        client=client,
+        batch_size=2,
+        chunk_size=2,
+        amp=False,
+        max_in_flight=2,
+        progress=False,
+    )
     assert counts == {"submitted": 8, "written": 8, "most": 2}
-    local = classify_files(files, tmp_path / "local", model=model, batch_size=2, chunk_size=2, amp=False,
-                           progress=False)
+    local = classify_files(
+        files, tmp_path / "local", model=model, batch_size=2, chunk_size=2, amp=False, progress=False
+    )
     assert_same_classification(table, local)
     sha = batch._model_sha256(model)
     loads = client.run(batch._model_loads)
@@ -98,9 +125,22 @@ def test_cli_scheduler_address(fits_files, tiny_weights, client, tmp_path, capsy
     from sunpy_slic.cli import main
 
     out = tmp_path / "results.parquet"
-    rc = main(["classify", *fits_files[:6], "--output", str(out), "--resume", "--scheduler",
-               client.scheduler.address, "--weights", str(tiny_weights), "--batch-size", "3",
-               "--no-progress"])
+    rc = main(
+        [
+            "classify",
+            *fits_files[:6],
+            "--output",
+            str(out),
+            "--resume",
+            "--scheduler",
+            client.scheduler.address,
+            "--weights",
+            str(tiny_weights),
+            "--batch-size",
+            "3",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     assert "6 files: 6 classified, 0 errors" in capsys.readouterr().out
     assert sorted(read_results(out)["source"]) == sorted(fits_files[:6])
@@ -165,19 +205,50 @@ def test_torchrun_two_processes_reach_the_single_process_accuracy(texture_stores
     # The same recipe for both: 12 epochs of steps of 16 images (one process of 16, or two of 8),
     # float32. Both runs go at once, each process on one thread.
     epochs = 12
-    recipe = ["--epochs", str(epochs), "--lr", "0.005", "--schedule", "cosine", "--seed", "0", "--no-amp",
-              "--no-progress"]
+    recipe = [
+        "--epochs",
+        str(epochs),
+        "--lr",
+        "0.005",
+        "--schedule",
+        "cosine",
+        "--seed",
+        "0",
+        "--no-amp",
+        "--no-progress",
+    ]
     train = ["-m", "sunpy_slic.train", str(store.path), *recipe]
     single_out, ddp_out = tmp_path / "single.safetensors", tmp_path / "ddp.safetensors"
     ckpt = tmp_path / "ckpt"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     runs = [
-        subprocess.Popen([sys.executable, *train, "--batch-size", "16", "--output", str(single_out)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
-        subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2", "--standalone",
-                          *train, "--batch-size", "8", "--checkpoint-dir", str(ckpt),
-                          "--output", str(ddp_out)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+        subprocess.Popen(
+            [sys.executable, *train, "--batch-size", "16", "--output", str(single_out)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nproc-per-node=2",
+                "--standalone",
+                *train,
+                "--batch-size",
+                "8",
+                "--checkpoint-dir",
+                str(ckpt),
+                "--output",
+                str(ddp_out),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ),
     ]
     outputs = [run.communicate(timeout=600) for run in runs]
     for run, (_, stderr) in zip(runs, outputs, strict=True):
@@ -195,7 +266,8 @@ def test_torchrun_two_processes_reach_the_single_process_accuracy(texture_stores
     # Only rank 0 logged and wrote: one line, one checkpoint per epoch.
     assert outputs[1][0].count(f"wrote {ddp_out}") == 1
     assert sorted(p.name for p in ckpt.glob("epoch-*.safetensors")) == [
-        name for e in range(1, epochs + 1)
+        name
+        for e in range(1, epochs + 1)
         for name in (f"epoch-{e:03d}.safetensors", f"epoch-{e:03d}.state.safetensors")
     ]
     history = ddp.slic_meta.provenance["history"]

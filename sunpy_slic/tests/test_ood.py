@@ -66,8 +66,16 @@ def test_feature_score_flags_images_unlike_the_training_set(ood_model):
     model, stats = ood_model
     noise = np.random.default_rng(0).normal(1000, 30, (3, 64, 64))  # arrays: no metadata to check
     table = classify(noise, model=model, amp=False, progress=False)
-    assert table.colnames == ["source", "instrument", "wavelength", "feature", "probability", *P_COLUMNS,
-                              "in_distribution", "ood_score"]
+    assert table.colnames == [
+        "source",
+        "instrument",
+        "wavelength",
+        "feature",
+        "probability",
+        *P_COLUMNS,
+        "in_distribution",
+        "ood_score",
+    ]
     assert (table["ood_score"] > stats["threshold"]).all()
     assert not table["in_distribution"].any()
     one = classify(noise[0], model=model, amp=False)
