@@ -105,6 +105,7 @@ _KILLER = textwrap.dedent(
 
     kill_after, mode, ckpt = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     data = torch.load(sys.argv[4], weights_only=True)
+    out = sys.argv[5] if len(sys.argv) > 5 else None
     calls = {"n": 0}
     if mode == "after_epoch":
         real = train._save_checkpoint
@@ -115,7 +116,7 @@ _KILLER = textwrap.dedent(
                 os.kill(os.getpid(), signal.SIGKILL)
             return out
         train._save_checkpoint = wrapped
-    else:  # die in the middle of writing a file of epoch kill_after's checkpoint, after its temp file
+    elif mode == "during_write":  # die while writing epoch kill_after's checkpoint, after its temp file
         real_replace = os.replace
         def dying_replace(src, dst):
             if f"epoch-{kill_after:03d}" in str(dst) and str(dst).endswith("state.safetensors"):
@@ -123,7 +124,12 @@ _KILLER = textwrap.dedent(
             return real_replace(src, dst)
         os.replace = dying_replace
     ds = TensorDataset(data["x"], data["y"])
-    train.fit(ds, ds, epochs=4, lr=0.01, batch_size=8, seed=5, checkpoint_dir=ckpt, progress=False)
+    result = train.fit(ds, ds, epochs=4, lr=0.01, batch_size=8, seed=5, checkpoint_dir=ckpt or None,
+                       progress=False)
+    if out:
+        from safetensors.torch import save_file
+        save_file({k: v.contiguous() for k, v in result.model.state_dict().items()}, out)
+        print("epochs", [h["epoch"] for h in result.history])
     """
 )
 
@@ -138,49 +144,55 @@ def small_data(tmp_path_factory):
     return path, TensorDataset(x, y)
 
 
-def _kill_run(tmp_path, small_data, mode, k):
+def _run(tmp_path, small_data, mode, k=0, ckpt="", out=None):
+    """Run the training script in a fresh process (as a user re-running a killed job would)."""
     script = tmp_path / "killer.py"
     script.write_text(_KILLER)
+    args = [sys.executable, str(script), str(k), mode, str(ckpt), str(small_data[0])]
+    if out is not None:
+        args.append(str(out))
+    return subprocess.run(args, capture_output=True, text=True, check=False, timeout=300)
+
+
+def _kill_run(tmp_path, small_data, mode, k):
     ckpt = tmp_path / f"ckpt_{mode}"
-    proc = subprocess.run(
-        [sys.executable, str(script), str(k), mode, str(ckpt), str(small_data[0])],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    proc = _run(tmp_path, small_data, mode, k, ckpt)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     return ckpt
 
 
-def _same_weights(a, b):
-    return all(
-        torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
-    )
+def _final_weights(tmp_path, small_data, name, ckpt=""):
+    from safetensors.torch import load_file
+
+    out = tmp_path / f"{name}.safetensors"
+    proc = _run(tmp_path, small_data, "none", ckpt=ckpt, out=out)
+    assert proc.returncode == 0, proc.stderr
+    return load_file(out), proc.stdout
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_killed_run_resumes_and_matches_uninterrupted(tmp_path, small_data):
-    _, ds = small_data
     ckpt = _kill_run(tmp_path, small_data, "after_epoch", 2)
     assert json.loads((ckpt / "last.json").read_text())["epoch"] == 1  # epochs 1 and 2 complete (0-based 1)
-    resumed = fit(ds, ds, epochs=4, lr=0.01, batch_size=8, seed=5, checkpoint_dir=ckpt, progress=False)
-    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
-    straight = fit(ds, ds, epochs=4, lr=0.01, batch_size=8, seed=5, progress=False)
-    assert _same_weights(resumed.model, straight.model)
-    assert resumed.history[-1]["train_loss"] == straight.history[-1]["train_loss"]
+    resumed, log = _final_weights(tmp_path, small_data, "resumed", ckpt)
+    assert "epochs [1, 2, 3, 4]" in log  # the history carries on from the checkpoint
+    straight, _ = _final_weights(tmp_path, small_data, "straight")
+    assert _same(resumed, straight)
 
 
 def test_kill_while_writing_a_checkpoint_leaves_the_last_one_intact(tmp_path, small_data):
-    _, ds = small_data
     ckpt = _kill_run(tmp_path, small_data, "during_write", 3)
     # Epoch 3's files were being written: last.json still names epoch 2, whose files load.
     last = json.loads((ckpt / "last.json").read_text())
     assert last["epoch"] == 1
     assert load_model(ckpt / last["weights"], device="cpu") is not None
     assert not (ckpt / "epoch-003.state.safetensors").exists()
-    resumed = fit(ds, ds, epochs=4, lr=0.01, batch_size=8, seed=5, checkpoint_dir=ckpt, progress=False)
-    straight = fit(ds, ds, epochs=4, lr=0.01, batch_size=8, seed=5, progress=False)
-    assert _same_weights(resumed.model, straight.model)
+    resumed, _ = _final_weights(tmp_path, small_data, "resumed", ckpt)
+    straight, _ = _final_weights(tmp_path, small_data, "straight")
+    assert _same(resumed, straight)
 
 
 def test_resume_refuses_other_settings(tmp_path, small_data):
