@@ -9,7 +9,69 @@ from pathlib import Path
 
 from sunpy_slic.exceptions import SlicDataError
 
-__all__ = ["map_wavelength", "read_map"]
+__all__ = ["map_date", "map_wavelength", "read_map"]
+
+# What FITS files (plain or compressed) start with.
+_SIGNATURES = (b"SIMPLE", b"\x1f\x8b", b"BZh")
+
+
+def _one_line(text):
+    """A message on one line: sunpy's advice about its own ``allow_errors`` argument left out."""
+    lines = [line.strip() for line in str(text).splitlines()]
+    return "; ".join(line for line in lines if line and "allow_errors" not in line)
+
+
+def _describe_hdus(path):
+    """Say what the HDUs of a FITS file hold, e.g. "HDU 0 (PrimaryHDU) has no data, HDU 1 is a table"."""
+    from astropy.io import fits
+
+    parts = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
+            for i, hdu in enumerate(hdus):
+                kind = type(hdu).__name__
+                naxis = int(hdu.header.get("NAXIS", 0) or 0)
+                shape = tuple(int(hdu.header.get(f"NAXIS{k}", 0) or 0) for k in range(naxis, 0, -1))
+                if isinstance(hdu, fits.BinTableHDU | fits.TableHDU) and not isinstance(
+                    hdu, fits.CompImageHDU
+                ):
+                    parts.append(f"HDU {i} ({kind}) is a table")
+                elif naxis == 0 or 0 in shape:
+                    parts.append(f"HDU {i} ({kind}) has no data")
+                else:
+                    parts.append(f"HDU {i} ({kind}) has {naxis}-D data of shape {shape}")
+    return ", ".join(parts) or "no HDUs"
+
+
+def _read_error(p, exc):
+    """The SlicDataError message for a file sunpy could not read."""
+    name = type(exc).__name__
+    if name == "MapMetaValidationError":
+        first = str(exc).splitlines()[0]
+        return (
+            f"{p} has no usable world coordinate system ({first}); add the WCS keywords "
+            "(CTYPEi, CUNITi, CDELTi, ...) or pass the data array to classify instead"
+        )
+    try:
+        with open(p, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        head = b""
+    if not head:
+        return f"could not read {p} as a FITS image: the file is empty"
+    if not head.startswith(_SIGNATURES):
+        return (
+            f"{p} is not a FITS file: a FITS file starts with 'SIMPLE  =', this one with {head[:8]!r} "
+            f"({name}: {_one_line(exc)})"
+        )
+    if name == "NoMapsInFileError":
+        try:
+            described = _describe_hdus(p)
+        except Exception:  # only the message depends on it
+            described = _one_line(exc)
+        return f"expected a 2-D image in {p}, but it holds none: {described}"
+    return f"could not read {p} as a FITS image (truncated or corrupt?): {name}: {_one_line(exc)}"
 
 
 def read_map(path):
@@ -29,10 +91,14 @@ def read_map(path):
     ------
     TypeError
         If ``path`` is not a path.
+    ValueError
+        If ``path`` is an empty string.
     FileNotFoundError
         If there is no such file.
     sunpy_slic.exceptions.SlicDataError
-        If the file is a directory, not FITS, truncated, or holds no 2-D image.
+        If the file is a directory, not FITS, truncated, holds no 2-D image or holds a data cube,
+        or sunpy finds no usable world coordinate system in it. Messages are one line and name the
+        file.
 
     Examples
     --------
@@ -46,7 +112,12 @@ def read_map(path):
     if not isinstance(path, str | os.PathLike):
         msg = f"expected a FITS file path (str or os.PathLike), got {type(path).__name__}"
         raise TypeError(msg)
-    path = str(path)
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path.strip():
+        msg = "expected a FITS file path, got an empty string"
+        raise ValueError(msg)
     if path.startswith("file://"):
         from urllib.parse import unquote, urlparse
 
@@ -66,15 +137,7 @@ def read_map(path):
             if isinstance(smap, GenericMap):
                 smap.data  # noqa: B018 -- force the (lazy) read so truncated files fail here
     except Exception as exc:
-        if type(exc).__name__ == "MapMetaValidationError":
-            first = str(exc).splitlines()[0]
-            msg = (
-                f"{p} has no usable world coordinate system ({first}); add the WCS keywords "
-                "(CTYPEi, CUNITi, CDELTi, ...) or pass the data array to classify instead"
-            )
-        else:
-            msg = f"could not read {p} as a FITS image: {type(exc).__name__}: {exc}"
-        raise SlicDataError(msg) from exc
+        raise SlicDataError(_read_error(p, exc)) from exc
     if isinstance(smap, list):
         if not smap:
             msg = f"{p} holds no image HDU"
@@ -125,3 +188,31 @@ def map_wavelength(smap):
         if match:
             return float(match.group(1)) * u.AA
     return None
+
+
+def map_date(smap):
+    """
+    Return a map's observation time as an `~astropy.time.Time`, or None where its header has none.
+
+    sunpy gives a map without ``DATE-OBS`` (or ``DATE-BEG``, ``DATE-AVG``, ``DATE-END``) the current
+    time, with a warning; a catalogue of results must say "unknown" instead. No warning is given.
+
+    Examples
+    --------
+    >>> import numpy as np, sunpy.map
+    >>> from sunpy_slic.data import sample_files
+    >>> from sunpy_slic.io import map_date, read_map
+    >>> map_date(read_map(sample_files()[0])).isot
+    '2011-10-08T11:15:33.003'
+    >>> header = {"ctype1": "HPLN-TAN", "ctype2": "HPLT-TAN", "cunit1": "arcsec", "cunit2": "arcsec"}
+    >>> map_date(sunpy.map.Map(np.ones((8, 8)), header)) is None
+    True
+    """
+    from sunpy.time import is_time
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        known = any(is_time(smap.meta.get(key)) for key in ("date-obs", "date_obs")) or any(
+            t is not None for t in (smap.date_start, smap.date_average, smap.date_end)
+        )
+        return smap.date if known else None

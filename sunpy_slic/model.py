@@ -5,6 +5,8 @@ The original Slic code re-used one layer's weights in the fifth block; here ever
 3×3 convolutions has its own weights, as in VGG-13 (Simonyan & Zisserman 2015, configuration B).
 """
 
+import numbers
+
 import torch
 from torch import nn
 
@@ -50,11 +52,21 @@ class SlicNet(nn.Module):
         if head not in _HEADS:
             msg = f"head must be one of {_HEADS}, got {head!r}"
             raise ValueError(msg)
+        for name, value in (("image_size", image_size), ("num_classes", num_classes)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                msg = f"{name} must be an integer, got {type(value).__name__} ({value!r})"
+                raise TypeError(msg)
         if head == "paper" and image_size != 256:
             msg = f'head="paper" flattens 512x8x8 features and needs image_size=256, got {image_size}'
             raise ValueError(msg)
         if image_size < 32:
             msg = f"image_size must be at least 32 (five 2x2 max-pools), got {image_size}"
+            raise ValueError(msg)
+        if num_classes < 2:
+            msg = f"num_classes must be at least 2, got {num_classes}"
+            raise ValueError(msg)
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
+            msg = f"dropout must be a probability in [0, 1), got {dropout!r}"
             raise ValueError(msg)
         self.head = head
         self.image_size = int(image_size)
@@ -113,21 +125,38 @@ class SlicNet(nn.Module):
             "dropout": self.dropout,
         }
 
-    def forward(self, x):
-        """Return the logits, shape ``(N, num_classes)``, for an ``(N, 1, H, W)`` batch."""
+    def _check_input(self, x, *, head=True):
+        """Check an input batch; return it in the parameters' dtype where no autocast does that."""
+        if not isinstance(x, torch.Tensor):
+            msg = f"SlicNet expects a torch.Tensor of shape (N, 1, H, W), got {type(x).__name__}"
+            raise TypeError(msg)
+        if not x.is_floating_point():
+            msg = (
+                f"SlicNet expects a floating-point tensor (preprocessed images), got {x.dtype}; "
+                "use sunpy_slic.preprocess.preprocess to make one"
+            )
+            raise TypeError(msg)
         if x.ndim != 4 or x.shape[1] != 1:
             msg = f"SlicNet expects input of shape (N, 1, H, W), got {tuple(x.shape)}"
             raise ValueError(msg)
         h, w = x.shape[-2:]
-        if self.head == "paper" and (h, w) != (256, 256):
+        if head and self.head == "paper" and (h, w) != (256, 256):
             msg = f'the "paper" head needs 256x256 input, got {h}x{w}; use head="compact" for other sizes'
             raise ValueError(msg)
         if min(h, w) < 32:
             msg = f"SlicNet needs images of at least 32x32 pixels, got {h}x{w}"
             raise ValueError(msg)
+        weight = self.features[0].weight
+        if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            x = x.to(weight.dtype)  # e.g. float64 images for a float32 model
+        return x
+
+    def forward(self, x):
+        """Return the logits, shape ``(N, num_classes)``, for an ``(N, 1, H, W)`` batch."""
+        x = self._check_input(x)
         return self.classifier(self.avgpool(self.features(x)))
 
     def embed(self, x):
         """Return the pooled 512-d features before the classifier (for out-of-distribution scores)."""
-        f = self.features(x)
+        f = self.features(self._check_input(x, head=False))
         return torch.flatten(nn.functional.adaptive_avg_pool2d(f, 1), 1)
