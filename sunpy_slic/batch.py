@@ -170,17 +170,13 @@ def _model_loads():
 # ----------------------------------------------------------------------------------------------
 def _load_one(source, path, spec):
     """Read and preprocess one file; return (tensor or None, row dict without probabilities)."""
-    import warnings
-
-    from sunpy_slic.io import map_wavelength, read_map
+    from sunpy_slic.io import map_date, map_wavelength, read_map
     from sunpy_slic.preprocess import preprocess
 
     row = {"source": source, "date_obs": None, "instrument": "", "wavelength": np.nan}
     try:
         smap = read_map(path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            date = smap.date
+        date = map_date(smap)  # None (a masked date_obs), not sunpy's "now", for a file without one
         wavelength = map_wavelength(smap)
         row["date_obs"] = date.utc.isot if date is not None else None
         row["instrument"] = smap.instrument or ""

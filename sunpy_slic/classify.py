@@ -21,9 +21,9 @@ _default_models = {}
 
 
 def _default_model(device):
-    from sunpy_slic.weights import _default_device, load_model
+    from sunpy_slic.weights import _device, load_model
 
-    device = torch.device(device) if device is not None else _default_device()
+    device = _device(device)
     key = str(device)
     if key not in _default_models:
         _default_models[key] = load_model(None, device=device)
@@ -53,7 +53,9 @@ def _resolve_model(model, device):
         )
         raise TypeError(msg)
     if device is not None:
-        model = model.to(device)
+        from sunpy_slic.weights import _device
+
+        model = model.to(_device(device))
     return model
 
 
@@ -202,13 +204,17 @@ def _map_info(obj, index):
     """Read one input; return (image, metadata dict)."""
     from sunpy.map import GenericMap
 
-    from sunpy_slic.io import map_wavelength, read_map
+    from sunpy_slic.io import map_date, map_wavelength, read_map
 
     if isinstance(obj, str | os.PathLike):
         source = str(obj)
         obj = read_map(obj)
     elif isinstance(obj, GenericMap):
-        source = obj.meta.get("filename") or obj.name
+        source = obj.meta.get("filename")
+        if not source:
+            with warnings.catch_warnings():  # a map without a date would be named after "now"
+                warnings.simplefilter("ignore")
+                source = obj.name if map_date(obj) is not None else f"map {index}"
     else:
         return obj, {
             "source": f"array {index}",
@@ -220,16 +226,14 @@ def _map_info(obj, index):
         }
     if not isinstance(obj, GenericMap):
         return obj, {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        date = obj.date
+    date = map_date(obj)  # None, not sunpy's "now", for a map without one
     wavelength = map_wavelength(obj)
     return obj, {
         "source": source,
         "date_obs": date,
         "instrument": obj.instrument,
         "wavelength": wavelength,
-        "observer": _observer(obj),
+        "observer": _observer(obj) if date is not None else None,
         "meta": copy.deepcopy(obj.meta),
     }
 
@@ -350,6 +354,14 @@ def _as_list(data):
             msg = "expected at least one map or path, got an empty sequence"
             raise ValueError(msg)
         return list(data)
+    if isinstance(data, np.ndarray | torch.Tensor):
+        from sunpy_slic.exceptions import SlicDataError
+
+        msg = (
+            "expected a 2-D image or a 3-D (N, H, W) batch of images, "
+            f"got a {data.ndim}-D array of shape {tuple(data.shape)}"
+        )
+        raise SlicDataError(msg)
     msg = (
         "expected a sunpy Map, a FITS path, a 2-D array, or a list / MapSequence of these, "
         f"got {type(data).__module__}.{type(data).__qualname__}"
@@ -471,7 +483,7 @@ def classify(
     -----
     sunpy_slic.exceptions.SlicWarning
         When a map's instrument, wavelength or plate scale is outside the training domain stored
-        in the weights (its result has ``in_distribution = False``).
+        in the weights (its result has ``in_distribution = False``), or a map has no wavelength.
 
     Examples
     --------
@@ -495,12 +507,14 @@ def classify(
     if isinstance(mc_dropout, bool) or not isinstance(mc_dropout, int) or mc_dropout < 0:
         msg = f"mc_dropout must be a non-negative integer (number of passes), got {mc_dropout!r}"
         raise ValueError(msg)
+    from sunpy.map import GenericMap
+
     single = _is_single(data)
     items = [data] if single else _as_list(data)
     model = _resolve_model(model, device)
     spec = model_spec(model)
     stats, domain = _ood_config(model)
-    outside = []
+    outside, no_wavelength = [], []
     if num_workers is None:
         num_workers = min(8, os.cpu_count() or 1)
     results = []
@@ -511,7 +525,12 @@ def classify(
         for n, info in enumerate(stream, start=1):
             chunk.append(info)
             if len(chunk) == batch_size or n == len(items):
-                x = preprocess([img for img, _ in chunk], spec)
+                first = n - len(chunk)  # errors name the file, or the image's place in `data`
+                names = [
+                    m["source"] if isinstance(img, GenericMap) else f"image {first + k}"
+                    for k, (img, m) in enumerate(chunk)
+                ]
+                x = preprocess([img for img, _ in chunk], spec, names=names)
                 probs, spread, emb = _infer(
                     model, x, amp=amp, tta=tta, mc_dropout=mc_dropout, embed=stats is not None
                 )
@@ -524,6 +543,8 @@ def classify(
                     in_dist, reasons, domain_reasons = _flags(img, scores[i], stats, domain)
                     if domain_reasons:
                         outside.append(f"{meta['source']}: {'; '.join(domain_reasons)}")
+                    if isinstance(img, GenericMap) and meta["wavelength"] is None:
+                        no_wavelength.append(meta["source"])
                     if not single:
                         meta["meta"] = None  # tables carry no headers; keeps memory flat for many files
                     probabilities = {k: float(v) for k, v in zip(FEATURES, p, strict=True)}
@@ -545,6 +566,16 @@ def classify(
         warnings.warn(
             f"{len(outside)} of {len(results)} images are outside the model's training domain, so their "
             f"classification is unreliable (in_distribution=False):\n  {shown}",
+            SlicWarning,
+            stacklevel=2,
+        )
+    if no_wavelength:
+        shown = ", ".join(no_wavelength[:5])
+        if len(no_wavelength) > 5:
+            shown += f" and {len(no_wavelength) - 5} more"
+        warnings.warn(
+            f"{len(no_wavelength)} of {len(results)} maps have no wavelength (no WAVELNTH or WAVE keyword), "
+            f"so nothing checks that they were taken in a band the model was trained on: {shown}",
             SlicWarning,
             stacklevel=2,
         )

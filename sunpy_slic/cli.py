@@ -274,13 +274,18 @@ def main(argv=None):
     except (TypeError, ValueError, FileNotFoundError, OSError) as exc:
         if args.debug:
             raise
-        print(f"sunpy-slic {args.command}: error: {exc}", file=sys.stderr)
+        print(f"sunpy-slic {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:
         if args.debug:
             raise
         print(
-            f"sunpy-slic {args.command}: unexpected {type(exc).__name__}: {exc} (use --debug)",
+            f"sunpy-slic {args.command}: unexpected {type(exc).__name__}: {_one_line(exc)} (use --debug)",
             file=sys.stderr,
         )
         return 1
+
+
+def _one_line(exc):
+    """An error message on one line (prepare_dataset lists the files it could not use one a line)."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())

@@ -247,9 +247,9 @@ def _classify_tiles(data, positions, tile, spec, model):
             warnings.simplefilter("always", SlicWarning)
             x = preprocess([stack[k] for k in idx], spec)
         for w in caught:
-            if issubclass(w.category, SlicWarning):
+            if issubclass(w.category, SlicWarning) and "low contrast" in str(w.message):
                 low_contrast += 1
-            else:  # not ours to swallow
+            else:  # not ours to count or swallow
                 warnings.warn(w.message, w.category, stacklevel=4)
         out[idx] = predict_proba(model, x).numpy()
 
@@ -262,6 +262,21 @@ def _classify_tiles(data, positions, tile, spec, model):
             except SlicDataError:
                 continue
     return out, low_contrast
+
+
+def _no_tile_classified(smap, spec, tile, n):
+    """Raise the SlicDataError for a map none of whose ``n`` tiles could be classified, saying why."""
+    from sunpy_slic.preprocess import preprocess
+
+    reason = "every tile has too few finite pixels, or is constant or saturated"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SlicWarning)
+            preprocess(smap.data, spec)
+    except SlicDataError as exc:  # the whole map is unusable: say what preprocess says of it
+        reason = str(exc).replace("image ", "the map ", 1)
+    msg = f"none of the {n} tiles of {tile}x{tile} pixels could be classified: {reason}"
+    raise SlicDataError(msg)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -333,6 +348,8 @@ def probability_map(
         If ``smap`` is not a Map.
     ValueError
         For a bad ``tile``, ``stride`` or ``batch_size``, or a map smaller than one tile.
+    sunpy_slic.exceptions.SlicDataError
+        If no tile at all can be classified (an all-NaN, all-zero or constant map).
 
     Examples
     --------
@@ -374,6 +391,13 @@ def probability_map(
     candidates = np.argwhere(keep)
     probs = np.full((len(FEATURES), n_rows, n_cols), np.nan, dtype=np.float32)
     data = smap.data
+    if data.dtype.kind == "b":  # said once here, rather than by every tile
+        warnings.warn(
+            "the map is boolean (a mask?); it is classified as an image of 0/1 intensities",
+            SlicWarning,
+            stacklevel=2,
+        )
+        data = data.astype(np.uint8)
     low_contrast = 0
     with tqdm(total=len(candidates), desc="Classifying tiles", unit="tile", disable=not progress) as bar:
         for chunk in _batches(candidates, int(batch_size)):
@@ -382,6 +406,8 @@ def probability_map(
             probs[:, chunk[:, 0], chunk[:, 1]] = p.T
             low_contrast += n_low
             bar.update(len(chunk))
+    if len(candidates) and not np.isfinite(probs).any():
+        _no_tile_classified(smap, spec, tile, len(candidates))
     if low_contrast:
         warnings.warn(
             f"{low_contrast} of {len(candidates)} tiles have very low contrast; "

@@ -65,6 +65,9 @@ def _as_datasets(train, val, *, augment, seed, image_size):
     if len(train) == 0:
         msg = "the training set is empty"
         raise ValueError(msg)
+    _check_item(train, "train")
+    if val is not None and len(val):
+        _check_item(val, "val")
     if spec is None:
         spec = getattr(train, "spec", None)
     if spec is None:
@@ -72,6 +75,29 @@ def _as_datasets(train, val, *, augment, seed, image_size):
 
         spec = PreprocessSpec(image_size=image_size or int(train[0][0].shape[-1]))
     return train, val, spec
+
+
+def _check_item(data, name):
+    """Check the first item of a dataset: a finite float (1, S, S) image and a label in 0..4."""
+    item = data[0]
+    if not isinstance(item, tuple | list) or len(item) != 2:
+        msg = f"{name} must give (image, label) pairs, got {type(item).__name__}"
+        raise TypeError(msg)
+    x, y = item
+    x = torch.as_tensor(x)
+    if not x.is_floating_point():
+        msg = f"{name} images must be floating point (preprocessed, see sunpy_slic.preprocess), got {x.dtype}"
+        raise TypeError(msg)
+    if x.ndim != 3 or x.shape[0] != 1:
+        msg = f"{name} images must have shape (1, S, S), got {tuple(x.shape)}"
+        raise ValueError(msg)
+    if not bool(torch.isfinite(x).all()):
+        msg = f"{name} image 0 holds NaN or infinite values: train on preprocessed images"
+        raise ValueError(msg)
+    y = torch.as_tensor(y)
+    if y.ndim != 0 or y.is_floating_point() or y.dtype == torch.bool or not 0 <= int(y) < len(FEATURES):
+        msg = f"{name} labels must be integers in 0..{len(FEATURES) - 1}, got {y!r}"
+        raise ValueError(msg)
 
 
 def _eval_dataset(data):
@@ -253,6 +279,13 @@ def _run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress, 
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = model(x)
                 loss = F.cross_entropy(logits.float(), y)
+            if not bool(torch.isfinite(loss)):
+                msg = (
+                    f"the training loss became {float(loss.detach())} ({bar_desc}, after {total} images): "
+                    "the images hold NaN or infinite values, or values too large for float32 (train on "
+                    "preprocessed images, see sunpy_slic.preprocess), or the learning rate is too high"
+                )
+                raise ValueError(msg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -377,12 +377,26 @@ def load_model(weights=None, *, device=None):
     tensors, meta = read_weights(weights)
     model = _build(tensors, meta, str(weights))
     model.slic_meta = meta
-    device = torch.device(device) if device is not None else _default_device()
-    return model.to(device).eval()
+    return model.to(_device(device)).eval()
 
 
 def _default_device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _device(device=None):
+    """A `torch.device` from a name or device, checked; None: CUDA where available, else the CPU."""
+    if device is None:
+        return _default_device()
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        msg = f"device must be a torch device such as 'cpu', 'cuda' or 'cuda:1', got {device!r}"
+        raise ValueError(msg) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        msg = f"device {str(device)!r} was asked for, but CUDA is not available on this machine"
+        raise ValueError(msg)
+    return device
 
 
 def convert_legacy(path, out, *, dtype=torch.float32):

@@ -289,18 +289,12 @@ FILE_ERRORS = {
     "without_wavelength": OK,
 }
 
-CLASSIFY_NDIM = (
-    "classify.py: a 1-D or 4-D array gives TypeError 'expected ... a 2-D array ..., got numpy.ndarray', "
-    "which does not say that the number of dimensions is the problem"
-)
-NO_WAVELENGTH_WARNING = "classify.py: a map without a wavelength is classified without a SlicWarning"
-
 CLASSIFY_ARRAY = {
     "none": Err(TypeError, r"expected a sunpy Map, a FITS path, a 2-D array.*got builtins\.NoneType"),
     **PATH_ERRORS,
-    "data_1d": xfail(Err(SlicDataError, r"2-D.*(1-D|1 dimension)"), CLASSIFY_NDIM),
+    "data_1d": Err(SlicDataError, r"2-D.*(1-D|1 dimension)"),
     "data_3d": OK,  # documented: a 3-D array is a batch of N images
-    "data_4d": xfail(Err(SlicDataError, r"2-D.*(4-D|4 dimension)"), CLASSIFY_NDIM),
+    "data_4d": Err(SlicDataError, r"2-D.*(4-D|4 dimension)"),
     **IMAGE_ERRORS,
     **IMAGE_OK,
     "bool": Ok(warns=r"is boolean \(a mask\?\)"),
@@ -315,12 +309,12 @@ CLASSIFY_MAP = {
     "complex": Err(TypeError, R_COMPLEX),
     "missing_wcs": OK,
     "with_wavelength": OK,
-    "without_wavelength": xfail(Ok(warns="wavelength"), NO_WAVELENGTH_WARNING),
+    "without_wavelength": Ok(warns="wavelength"),
 }
 
 CLASSIFY_FILE = {
     **FILE_ERRORS,
-    "without_wavelength": xfail(Ok(warns="wavelength"), NO_WAVELENGTH_WARNING),
+    "without_wavelength": Ok(warns="wavelength"),
 }
 
 
@@ -409,22 +403,12 @@ def test_classify_the_same_map_and_array_agree(inputs, model):
             assert from_array[f] == pytest.approx(from_file[f], abs=1e-5), case
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="classify.py: the error names the image by its place in a batch ('image 1'), not by its file; "
-    "pass names=[source, ...] to preprocess",
-)
 def test_classify_many_names_the_file_it_refuses(inputs, model):
     files = [inputs.file("with_wavelength"), inputs.file("all_nan"), inputs.file("uint16")]
     with pytest.raises(SlicDataError, match=r"all_nan\.fits has only 0\.0% finite pixels"):
         classify(files, model=model, amp=False, progress=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="classify.py: a map without DATE-OBS gets date_obs = the current time (sunpy's fallback), "
-    "and an observer at that time, instead of None",
-)
 def test_classify_map_without_date_has_no_date(model):
     import sunpy.map
 
@@ -440,10 +424,6 @@ def test_classify_map_without_date_has_no_date(model):
 # ----------------------------------------------------------------------------------------------
 # probability_map
 # ----------------------------------------------------------------------------------------------
-PROBMAP_ALL_NAN = (
-    "overlay.py: a map in which no tile can be classified (all NaN, all zero, constant) gives five "
-    "all-NaN probability maps without an error or a warning"
-)
 PROBMAP = {
     "none": Err(TypeError, r"smap must be a sunpy Map, got builtins\.NoneType"),
     "not_a_file": Err(TypeError, r"smap must be a sunpy Map, got builtins\.str"),
@@ -453,16 +433,12 @@ PROBMAP = {
     "image_1x1": Err(ValueError, r"the map \(1x1 pixels\) is smaller than one tile \(32x32 pixels\)"),
     "image_3x3": Err(ValueError, r"the map \(3x3 pixels\) is smaller than one tile"),
     "empty": Err(ValueError, r"the map \(0x0 pixels\) is smaller than one tile"),
-    "all_nan": xfail(Err(SlicDataError, "finite"), PROBMAP_ALL_NAN),
-    "all_zero": xfail(Err(SlicDataError, "zero"), PROBMAP_ALL_NAN),
-    "constant": xfail(Err(SlicDataError, "constant"), PROBMAP_ALL_NAN),
-    "all_inf": xfail(Err(SlicDataError, "finite"), PROBMAP_ALL_NAN),
+    "all_nan": Err(SlicDataError, "finite"),
+    "all_zero": Err(SlicDataError, "zero"),
+    "constant": Err(SlicDataError, "constant"),
+    "all_inf": Err(SlicDataError, "finite"),
     **IMAGE_OK,
-    "bool": xfail(
-        Ok(warns="boolean"),
-        "overlay.py: _classify_tiles counts every SlicWarning as low contrast, so a boolean map warns "
-        "'N tiles have very low contrast' instead of passing on what preprocess said",
-    ),
+    "bool": Ok(warns="boolean"),
     "complex": Err(TypeError, R_COMPLEX),
     "missing_wcs": OK,
     "with_wavelength": OK,
@@ -580,14 +556,6 @@ def test_prepare_dataset_file(case, expected, inputs, tmp_path):
 # ----------------------------------------------------------------------------------------------
 # fit: refuses what it cannot train on, quickly
 # ----------------------------------------------------------------------------------------------
-FIT_NAN = (
-    "train.py: fit trains on non-finite images (or on values that overflow float32) and returns a model "
-    "and a history of NaN losses; it should refuse non-finite input or stop at the first non-finite loss"
-)
-FIT_SHAPE = (
-    "train.py: fit passes items that are not (1, S, S) images to torch, which fails with "
-    "'RuntimeError: required rank 4 tensor to use channels_last format'"
-)
 R_FIT_SMALL = r"image_size must be an integer >= 32 \(VGG-13 pools five times\), got {}"
 # (from the model, or from fit itself)
 R_FLOAT = r"(SlicNet expects a floating-point tensor|train images must be floating point).*, got torch\.{}"
@@ -598,24 +566,24 @@ FIT = {
     "non_fits": Err(NotADirectoryError, r"a dataset store is a folder, got a file: .*notes\.fits"),
     "truncated_fits_gz": Err(NotADirectoryError, r"a dataset store is a folder, got a file"),
     "no_image_hdu": Err(NotADirectoryError, r"a dataset store is a folder, got a file"),
-    "data_1d": xfail(Err(ValueError, r"\(1, S, S\)|shape"), FIT_SHAPE),
+    "data_1d": Err(ValueError, r"\(1, S, S\)|shape"),
     "data_3d": Err(
         ValueError, r"shape \(N, 1, H, W\), got \(2, 3, 32, 32\)|shape \(1, S, S\), got \(3, 32, 32\)"
     ),
-    "data_4d": xfail(Err(ValueError, r"\(1, S, S\)|shape"), FIT_SHAPE),
+    "data_4d": Err(ValueError, r"\(1, S, S\)|shape"),
     "image_1x1": Err(ValueError, R_FIT_SMALL.format(1)),
     "image_3x3": Err(ValueError, R_FIT_SMALL.format(3)),
     "empty": Err(ValueError, R_FIT_SMALL.format(0)),
-    "all_nan": xfail(Err(ValueError, "finite|NaN"), FIT_NAN),
+    "all_nan": Err(ValueError, "finite|NaN"),
     "all_zero": OK,
     "constant": OK,
-    "inf_pixels": xfail(Err(ValueError, "finite|inf"), FIT_NAN),
-    "all_inf": xfail(Err(ValueError, "finite|inf"), FIT_NAN),
+    "inf_pixels": Err(ValueError, "finite|inf"),
+    "all_inf": Err(ValueError, "finite|inf"),
     "int8": Err(TypeError, R_FLOAT.format("int8")),
     "uint16": Err(TypeError, R_FLOAT.format("uint16")),
     "bool": Err(TypeError, R_FLOAT.format("bool")),
     "complex": Err(TypeError, R_FLOAT.format("complex64")),
-    "huge_dynamic_range": xfail(Err(ValueError, "finite|overflow|float32"), FIT_NAN),
+    "huge_dynamic_range": Err(ValueError, "finite|overflow|float32"),
 }
 
 
@@ -761,11 +729,6 @@ def test_cli_paths(command, case, inputs, tiny_weights, tmp_path):
     _check_cli_error(rc, err, args[0], CLI_PATHS[case])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py/dataset.py: prepare_dataset's 'none of the N files could be used' error lists one file "
-    "a line, so the command line prints several lines",
-)
 def test_cli_prepare_with_no_usable_file_prints_one_line(inputs, tmp_path):
     import shutil
 
@@ -777,11 +740,6 @@ def test_cli_prepare_with_no_usable_file_prints_one_line(inputs, tmp_path):
     _check_cli_error(rc, err, "prepare", r"none of the 3 files could be used")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="weights.py: load_model(device='nonsense') lets torch's RuntimeError through, so the command "
-    "line reports an 'unexpected RuntimeError' with exit status 1",
-)
 def test_cli_bad_device_is_bad_input(inputs, tiny_weights):
     rc, _, err = _cli(
         "classify",
