@@ -295,27 +295,6 @@ def plot_reliability(probabilities, labels, *, n_bins=N_BINS, ax=None):
     return ax
 
 
-def _logits_labels(model, data, *, batch_size, device, amp, progress):
-    from sunpy_slic.train import _amp_dtype, _eval_dataset, _predict
-
-    data = _eval_dataset(data)
-    if len(data) == 0:
-        msg = "the calibration data are empty"
-        raise ValueError(msg)
-    device = next(model.parameters()).device if device is None else torch.device(device)
-    model.to(device)
-    logits, labels = _predict(
-        model,
-        data,
-        batch_size=batch_size,
-        device=device,
-        amp_dtype=_amp_dtype(device, amp),
-        progress=progress,
-        desc="Calibrating",
-    )
-    return logits.double(), labels.long(), data
-
-
 def _meta_of(model, data):
     """The model's WeightsMetadata, or a new one (spec from the data) for a model not loaded from a file."""
     from sunpy_slic.preprocess import PreprocessSpec
@@ -383,9 +362,16 @@ def calibrate(
     if not isinstance(model, SlicNet):
         msg = f"model must be a sunpy_slic.model.SlicNet, got {type(model).__name__}"
         raise TypeError(msg)
-    logits, labels, data = _logits_labels(
-        model, val_data, batch_size=batch_size, device=device, amp=amp, progress=progress
+    from sunpy_slic.train import _eval_dataset, _logits
+
+    data = _eval_dataset(val_data)
+    if len(data) == 0:
+        msg = "the calibration data are empty"
+        raise ValueError(msg)
+    logits, labels = _logits(
+        model, data, batch_size=batch_size, device=device, amp=amp, progress=progress, desc="Calibrating"
     )
+    logits, labels = logits.double(), labels.long()
     t = fit_temperature(logits, labels)
     before = torch.softmax(logits, dim=1).numpy()
     after = torch.softmax(logits / t, dim=1).numpy()

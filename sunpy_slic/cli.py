@@ -161,26 +161,9 @@ def _cmd_prepare(args):
 
 
 def _cmd_train(args):
-    from sunpy_slic.data.dataset import open_store
-    from sunpy_slic.train import fit
+    from sunpy_slic.train import _fit_and_save
 
-    store = open_store(args.store)
-    result = fit(
-        store,
-        head=args.head,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        device=args.device,
-        seed=args.seed,
-        schedule=args.schedule,
-        checkpoint_dir=args.checkpoint_dir,
-        progress=not args.no_progress,
-    )
-    result.save(args.output, provenance={"data": str(args.store)})
-    acc = result.metrics.get("accuracy")
-    print(f"wrote {args.output}" + (f"; validation accuracy {acc:.4f}" if acc is not None else ""))
-    return 0
+    return _fit_and_save(args)
 
 
 def _cmd_evaluate(args):
@@ -198,6 +181,8 @@ def _cmd_evaluate(args):
 
 
 def _parser():
+    from sunpy_slic.train import _add_fit_arguments
+
     p = argparse.ArgumentParser(prog="sunpy-slic", description="Classify solar images with Slic.")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = p.add_subparsers(dest="command", required=True)
@@ -238,18 +223,8 @@ def _parser():
     pr.add_argument("--no-progress", action="store_true")
     pr.set_defaults(func=_cmd_prepare)
 
-    t = sub.add_parser("train", help="train a model on a prepared store")
-    t.add_argument("store")
-    t.add_argument("--output", default="slic.safetensors", help="weights file to write")
-    t.add_argument("--head", default="compact", choices=["compact", "paper"])
-    t.add_argument("--epochs", type=int, default=5)
-    t.add_argument("--lr", type=float, default=5e-4)
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--schedule", default="constant", choices=["constant", "cosine"])
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device")
-    t.add_argument("--checkpoint-dir", help="write a checkpoint each epoch and resume from it")
-    t.add_argument("--no-progress", action="store_true")
+    # The same options as python -m sunpy_slic.train (the torchrun entry point).
+    t = _add_fit_arguments(sub.add_parser("train", help="train a model on a prepared store"))
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("evaluate", help="accuracy and confusion matrix of WEIGHTS on a store")

@@ -74,6 +74,85 @@ def _read_error(p, exc):
     return f"could not read {p} as a FITS image (truncated or corrupt?): {name}: {_one_line(exc)}"
 
 
+#: ``scheme://`` at the start of a string: a URL (RFC 3986 scheme), not a path.
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def _local_path(path, *, what="file", expected=None, argument="path", directory_error=IsADirectoryError):
+    """
+    Return the local file ``path`` names, as a `pathlib.Path`, with clear errors where there is none.
+
+    The one place that turns path arguments into files: `read_map` and
+    `~sunpy_slic.weights.read_weights` (and so `~sunpy_slic.load_model`) both use it.
+
+    Parameters
+    ----------
+    path : str or `os.PathLike`
+        A path (``~`` is expanded) or a ``file://`` URL. sunpy-slic never downloads at run time, so
+        any other URL (``http://``, ``https://``, ...) is refused.
+    what : str
+        What the file is, for the messages: ``"no such {what}: ..."``.
+    expected : str, optional
+        What was expected where a directory came (``"expected a {expected}, got a directory: ..."``);
+        default ``what``.
+    argument : str
+        The argument's name, for the `TypeError` message.
+    directory_error : type
+        The exception raised where ``path`` is a directory.
+
+    Returns
+    -------
+    `pathlib.Path`
+        An existing path that is not a directory.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a str or `os.PathLike`.
+    ValueError
+        If ``path`` is an empty string or a URL other than ``file://``.
+    FileNotFoundError
+        If there is no such file.
+    IsADirectoryError
+        (or ``directory_error``) If ``path`` is a directory.
+
+    Examples
+    --------
+    >>> from sunpy_slic.io import _local_path
+    >>> _local_path("https://example.org/frame.fits")
+    Traceback (most recent call last):
+    ...
+    ValueError: sunpy-slic never downloads at run time; got a https:// URL (https://example.org/...). ...
+    """
+    if not isinstance(path, str | os.PathLike):
+        msg = f"{argument} must be a file path or a file:// URL, got {type(path).__name__}"
+        raise TypeError(msg)
+    s = os.fsdecode(os.fspath(path))
+    if not s.strip():
+        msg = f"expected a {expected or what} path, got an empty string"
+        raise ValueError(msg)
+    url = _URL.match(s)
+    if url:
+        scheme = url.group(1)
+        if scheme.lower() != "file":
+            msg = (
+                f"sunpy-slic never downloads at run time; got a {scheme}:// URL ({s}). "
+                "Download the file yourself and pass its local path or a file:// URL."
+            )
+            raise ValueError(msg)
+        from urllib.parse import unquote, urlparse
+
+        s = unquote(urlparse(s).path)
+    p = Path(s).expanduser()
+    if not p.exists():
+        msg = f"no such {what}: {p}"
+        raise FileNotFoundError(msg)
+    if p.is_dir():
+        msg = f"expected a {expected or what}, got a directory: {p}"
+        raise directory_error(msg)
+    return p
+
+
 def read_map(path):
     """
     Read a FITS file (``.fits``, ``.fts``, ``.fits.gz``, ...) into a single `~sunpy.map.GenericMap`.
@@ -92,7 +171,7 @@ def read_map(path):
     TypeError
         If ``path`` is not a path.
     ValueError
-        If ``path`` is an empty string.
+        If ``path`` is an empty string, or a URL other than ``file://`` (nothing is downloaded).
     FileNotFoundError
         If there is no such file.
     sunpy_slic.exceptions.SlicDataError
@@ -109,26 +188,7 @@ def read_map(path):
     """
     from sunpy.map import GenericMap, Map
 
-    if not isinstance(path, str | os.PathLike):
-        msg = f"expected a FITS file path (str or os.PathLike), got {type(path).__name__}"
-        raise TypeError(msg)
-    path = os.fspath(path)
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    if not path.strip():
-        msg = "expected a FITS file path, got an empty string"
-        raise ValueError(msg)
-    if path.startswith("file://"):
-        from urllib.parse import unquote, urlparse
-
-        path = unquote(urlparse(path).path)
-    p = Path(path).expanduser()
-    if not p.exists():
-        msg = f"no such file: {p}"
-        raise FileNotFoundError(msg)
-    if p.is_dir():
-        msg = f"expected a FITS file, got a directory: {p}"
-        raise SlicDataError(msg)
+    p = _local_path(path, what="file", expected="FITS file", argument="path", directory_error=SlicDataError)
     try:
         with warnings.catch_warnings():
             # Level-0 and synthetic headers often lack keys sunpy warns about; the map is still usable.

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.model import SlicNet
-from sunpy_slic.weights import _atomic_write_bytes, save_weights
+from sunpy_slic.weights import _atomic_write_bytes, _device, save_weights
 
 __all__ = ["FitResult", "evaluate", "fit", "main", "plot_confusion_matrix"]
 
@@ -303,8 +303,17 @@ def _run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress, 
     return loss_sum / total, correct / total
 
 
-def _predict(model, data, *, batch_size, device, amp_dtype, progress, desc="Evaluating"):
-    """Return (logits float32 (N, C), labels (N,)) for a dataset of (x, y)."""
+def _logits(model, data, *, batch_size, device, amp, progress, desc="Evaluating"):
+    """
+    Run ``model`` over a dataset of ``(x, y)``; return (logits float32 (N, C), labels (N,)).
+
+    The model is moved to ``device`` (checked; None: where the model already is) and runs in eval
+    mode, in the reduced precision ``amp`` asks for. `evaluate` and
+    `~sunpy_slic.calibration.calibrate` share it.
+    """
+    device = next(model.parameters()).device if device is None else _device(device)
+    amp_dtype = _amp_dtype(device, amp)
+    model.to(device)
     loader = DataLoader(data, batch_size=batch_size, shuffle=False)
     model.eval()
     outs, labels = [], []
@@ -381,16 +390,7 @@ def evaluate(model, data, *, batch_size=64, device=None, amp="auto", progress=Tr
     if not isinstance(model, SlicNet):
         msg = f"model must be a SlicNet, got {type(model).__name__}"
         raise TypeError(msg)
-    device = next(model.parameters()).device if device is None else torch.device(device)
-    model.to(device)
-    logits, labels = _predict(
-        model,
-        data,
-        batch_size=batch_size,
-        device=device,
-        amp_dtype=_amp_dtype(device, amp),
-        progress=progress,
-    )
+    logits, labels = _logits(model, data, batch_size=batch_size, device=device, amp=amp, progress=progress)
     out = confusion_metrics(labels.numpy(), logits.argmax(1).numpy())
     out["loss"] = float(F.cross_entropy(logits, labels))
     from sunpy_slic.calibration import expected_calibration_error
@@ -495,14 +495,10 @@ def fit(
         raise ValueError(msg)
     train, val, spec = _as_datasets(train, val, augment=augment, seed=seed, image_size=image_size)
     image_size = spec.image_size
-    ddp, device = _join_process_group(torch.device(device) if device is not None else None)
+    ddp, device = _join_process_group(None if device is None else _device(device))
     if ddp is not None:
         progress = progress and ddp.rank == 0
-    device = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
+    device = _device(device)  # None (one process, no device asked for): CUDA where available
     amp_dtype = _amp_dtype(device, amp)
     torch.manual_seed(seed)
     if model is None:
@@ -634,6 +630,59 @@ def fit(
     )
 
 
+def _add_fit_arguments(parser):
+    """
+    Add the training options to an `argparse.ArgumentParser`; return it.
+
+    The one list of options of ``sunpy-slic train`` and ``python -m sunpy_slic.train``; `_fit_kwargs`
+    turns the parsed options into `fit` arguments.
+    """
+    p = parser
+    p.add_argument("store", help="a store made by sunpy-slic prepare")
+    p.add_argument("--output", default="slic.safetensors", help="weights file to write (by rank 0)")
+    p.add_argument("--head", default="compact", choices=["compact", "paper"])
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--batch-size", type=int, default=32, help="images per step in each process")
+    p.add_argument("--schedule", default="constant", choices=["constant", "cosine"])
+    p.add_argument("--warmup", type=int, default=0, help="epochs of linear learning-rate warm-up")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: this process's GPU when there is one)")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes per process")
+    p.add_argument("--no-amp", action="store_true", help="train in float32 (default: bf16 where supported)")
+    p.add_argument("--checkpoint-dir", help="write a checkpoint each epoch and resume from it")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _fit_kwargs(args):
+    """The `fit` keyword arguments (all but the store) from options parsed by `_add_fit_arguments`."""
+    return {
+        "head": args.head,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "schedule": args.schedule,
+        "warmup": args.warmup,
+        "seed": args.seed,
+        "device": args.device,
+        "num_workers": args.num_workers,
+        "amp": not args.no_amp and "auto",
+        "checkpoint_dir": args.checkpoint_dir,
+        "progress": not args.no_progress,
+    }
+
+
+def _fit_and_save(args):
+    """Train on ``args.store`` and write ``args.output`` (rank 0 only); return the exit status."""
+    result = fit(args.store, **_fit_kwargs(args))
+    if int(os.environ.get("RANK", "0")) == 0:
+        result.save(args.output, provenance={"data": str(args.store)})
+        acc = result.metrics.get("accuracy")
+        print(f"wrote {args.output}" + (f"; validation accuracy {acc:.4f}" if acc is not None else ""))
+    return 0
+
+
 def main(argv=None):
     """
     Train on a prepared store from the command line: ``python -m sunpy_slic.train STORE ...``.
@@ -644,7 +693,8 @@ def main(argv=None):
 
         torchrun --nproc-per-node=4 -m sunpy_slic.train my_store --epochs 5 --output my_model.safetensors
 
-    Run on its own it trains in one process, like ``sunpy-slic train``. Returns the exit status.
+    Run on its own it trains in one process, like ``sunpy-slic train`` (which takes the same
+    options). Returns the exit status.
     """
     import argparse
 
@@ -652,41 +702,7 @@ def main(argv=None):
         prog="python -m sunpy_slic.train",
         description="Train a SlicNet on a prepared store (launch with torchrun for DistributedDataParallel).",
     )
-    p.add_argument("store", help="a store made by sunpy-slic prepare")
-    p.add_argument("--output", default="slic.safetensors", help="weights file to write (by rank 0)")
-    p.add_argument("--head", default="compact", choices=["compact", "paper"])
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--batch-size", type=int, default=32, help="images per step in each process")
-    p.add_argument("--schedule", default="constant", choices=["constant", "cosine"])
-    p.add_argument("--warmup", type=int, default=0, help="epochs of linear learning-rate warm-up")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", help="cpu, cuda (default: this process's GPU when there is one)")
-    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes per process")
-    p.add_argument("--no-amp", action="store_true", help="train in float32 (default: bf16 where supported)")
-    p.add_argument("--checkpoint-dir", help="write a checkpoint each epoch and resume from it")
-    p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
-    result = fit(
-        args.store,
-        head=args.head,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        schedule=args.schedule,
-        warmup=args.warmup,
-        seed=args.seed,
-        device=args.device,
-        num_workers=args.num_workers,
-        amp=not args.no_amp and "auto",
-        checkpoint_dir=args.checkpoint_dir,
-        progress=not args.no_progress,
-    )
-    if int(os.environ.get("RANK", "0")) == 0:
-        result.save(args.output, provenance={"data": str(args.store)})
-        acc = result.metrics.get("accuracy")
-        print(f"wrote {args.output}" + (f"; validation accuracy {acc:.4f}" if acc is not None else ""))
-    return 0
+    return _fit_and_save(_add_fit_arguments(p).parse_args(argv))
 
 
 def plot_confusion_matrix(metrics, *, normalize=True, ax=None):

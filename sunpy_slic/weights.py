@@ -12,7 +12,6 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from sunpy_slic._atomic import atomic_write_bytes as _atomic_write_bytes
 from sunpy_slic.exceptions import SlicWeightsError
 from sunpy_slic.features import FEATURES
+from sunpy_slic.io import _local_path
 from sunpy_slic.model import SlicNet
 from sunpy_slic.preprocess import PreprocessSpec
 
@@ -199,32 +199,6 @@ def save_weights(model, path, *, preprocess, provenance=None, metrics=None, extr
     return meta
 
 
-def _local_path(weights):
-    if not isinstance(weights, str | os.PathLike):
-        msg = f"weights must be a file path or a file:// URL, got {type(weights).__name__}"
-        raise TypeError(msg)
-    s = str(weights)
-    if "://" in s:
-        from urllib.parse import unquote, urlparse
-
-        url = urlparse(s)
-        if url.scheme != "file":
-            msg = (
-                f"sunpy-slic never downloads at run time; got a {url.scheme}:// URL ({s}). "
-                "Download the file yourself and pass its local path or a file:// URL."
-            )
-            raise ValueError(msg)
-        s = unquote(url.path)
-    p = Path(s).expanduser()
-    if not p.exists():
-        msg = f"no such weights file: {p}"
-        raise FileNotFoundError(msg)
-    if p.is_dir():
-        msg = f"expected a weights file, got a directory: {p}"
-        raise SlicWeightsError(msg)
-    return p
-
-
 def _check_safetensors_header(path):
     """
     Refuse anything but a safetensors file, without ever unpickling it.
@@ -264,15 +238,21 @@ def read_weights(weights):
 
     Raises
     ------
+    TypeError
+        If ``weights`` is not a str or `os.PathLike`.
+    ValueError
+        If ``weights`` is a URL other than ``file://`` (nothing is downloaded at run time).
+    FileNotFoundError
+        If there is no such file.
     sunpy_slic.exceptions.SlicWeightsError
-        If the file is not safetensors, has no sunpy-slic metadata, its tensors do not match the
-        recorded SHA-256, its feature list differs from `~sunpy_slic.FEATURES`, or its tensors do
-        not fit the recorded model configuration.
+        If ``weights`` is a directory, the file is not safetensors, has no sunpy-slic metadata, its
+        tensors do not match the recorded SHA-256, its feature list differs from
+        `~sunpy_slic.FEATURES`, or its tensors do not fit the recorded model configuration.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    path = _local_path(weights)
+    path = _local_path(weights, what="weights file", argument="weights", directory_error=SlicWeightsError)
     _check_safetensors_header(path)
     data = path.read_bytes()
     try:
