@@ -86,26 +86,106 @@ def autocast_dtype(device, amp="auto"):
     return None
 
 
-def predict_proba(model, x, *, temperature=None, amp="auto"):
+def _fold_batchnorm(features):
+    """A copy of a Sequential with each Conv2d → BatchNorm2d pair folded into one Conv2d (for eval)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_weights
+
+    layers, out = list(features), []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, torch.nn.BatchNorm2d) and i and isinstance(layers[i - 1], torch.nn.Conv2d):
+            conv, bn = out[-1], layer
+            conv.weight, conv.bias = fuse_conv_bn_weights(
+                conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias
+            )
+            out.append(torch.nn.Identity())  # keeps the layer indices
+        else:
+            out.append(copy.deepcopy(layer))
+    return torch.nn.Sequential(*out)
+
+
+def _inference_net(model, dtype):
+    """
+    The network `predict_proba` runs: ``model`` with its batch norms folded into the convolutions,
+    weights channels-last and, for reduced precision, stored in ``dtype`` (so no weight is cast on
+    every call). Together about 1.2x the speed of autocast on a CPU. Built once and kept with the
+    model until its parameters or buffers change. Its modules are its own (the model's train/eval
+    state is never touched); in float32 its head shares the model's weight tensors.
+    """
+    tensors = [*model.parameters(), *model.buffers()]
+    state = tuple((t.device, t.data_ptr(), t._version) for t in tensors)
+    cache = model.__dict__.setdefault("_slic_inference", {})  # a plain attribute: not a submodule
+    key = str(dtype)
+    if key in cache and cache[key][0] == state:
+        return cache[key][1]
+    net = copy.copy(model)
+    net.__dict__ = {k: v for k, v in model.__dict__.items() if not k.startswith("_slic_")}
+    net.__dict__["_modules"] = dict(model._modules)
+    with torch.no_grad():
+        net.features = _fold_batchnorm(model.features)
+        net.avgpool = copy.deepcopy(model.avgpool)
+        if dtype is not None:
+            net.features.to(dtype)
+            net.classifier = copy.deepcopy(model.classifier).to(dtype)
+        else:  # new modules, the same weight tensors
+            shared = {id(p): p for p in model.classifier.parameters()}
+            net.classifier = copy.deepcopy(model.classifier, shared)
+    net.features.to(memory_format=torch.channels_last)
+    net.eval()
+    cache[key] = (state, net)
+    return net
+
+
+def _compile_options(compile):
+    """The `torch.compile` keyword arguments ``compile`` (True, a backend name or a dict) asks for."""
+    options = {} if compile is True else ({"backend": compile} if isinstance(compile, str) else compile)
+    if not isinstance(options, dict):
+        msg = (
+            "compile must be True, False, a torch.compile backend name or a dict of its options, "
+            f"got {compile!r}"
+        )
+        raise TypeError(msg)
+    return options
+
+
+def _compiled(model, compile):
+    """``model`` itself, or (``compile`` true) its `torch.compile` version, built once and kept with it."""
+    if not compile:
+        return model
+    options = _compile_options(compile)
+    key = repr(sorted(options.items()))
+    cache = model.__dict__.setdefault("_slic_compiled", {})  # a plain attribute: not a submodule
+    if key not in cache:
+        cache[key] = torch.compile(model, **options)
+    return cache[key]
+
+
+def _to_device(x, device, dtype=None):
+    """Move a batch to ``device`` (and ``dtype``), channels-last; on CUDA via pinned memory, not blocking."""
+    if device.type == "cuda" and x.device.type == "cpu":
+        x = x.pin_memory()
+    x = x.to(device, non_blocking=True)
+    return x.to(dtype or x.dtype, memory_format=torch.channels_last)
+
+
+def predict_proba(model, x, *, temperature=None, amp="auto", compile=False):
     """
     Return softmax probabilities, shape ``(N, 5)``, for a preprocessed ``(N, 1, S, S)`` tensor.
 
-    Runs in eval mode under `torch.inference_mode`, channels-last, with bf16 autocast where the
-    hardware supports it (see `autocast_dtype`); the model's calibration temperature (stored in its
-    weights) is applied unless ``temperature`` is given. Softmax is always computed in float32.
+    The fast path is taken by itself: `torch.inference_mode`, batch norms folded into the
+    convolutions, weights and inputs channels-last, weights held in bf16 where the hardware supports
+    it (see `autocast_dtype`; the folded copy is made once and kept with the model until its weights
+    change), pinned memory and non-blocking copies on CUDA, and `torch.compile` when ``compile`` is
+    true (True, a backend name or a dict of `torch.compile` options; compiled once per model). The
+    model's calibration temperature (stored in its weights) is applied unless ``temperature`` is
+    given. Softmax is always computed in float32. The model itself is not changed.
     """
     device = next(model.parameters()).device
     t = _temperature(model) if temperature is None else float(temperature)
     dtype = autocast_dtype(device, amp)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            logits = model(x)
-            return torch.softmax(logits.float() / t, dim=1).cpu()
-    finally:
-        model.train(was_training)
+    net = _compiled(_inference_net(model, dtype), compile)
+    with torch.inference_mode():
+        logits = net(_to_device(x, device, dtype))
+        return torch.softmax(logits.float() / t, dim=1).cpu()
 
 
 def _dihedral(x, k):
@@ -115,7 +195,7 @@ def _dihedral(x, k):
     return torch.rot90(x, k % 4, dims=(-2, -1)) if k % 4 else x
 
 
-def _infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False):
+def _infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False, compile=False):
     """
     Probabilities of a preprocessed batch, with the spread over TTA / MC-dropout passes.
 
@@ -126,37 +206,30 @@ def _infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False):
     and only the head is repeated. MC-dropout draws are seeded, so results repeat.
     """
     if not tta and not mc_dropout and not embed:
-        return predict_proba(model, x, amp=amp).numpy(), None, None
+        return predict_proba(model, x, amp=amp, compile=compile).numpy(), None, None
     device = next(model.parameters()).device
     t = _temperature(model)
     dtype = autocast_dtype(device, amp)
-    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
-    was_training = model.training
-    model.eval()
+    net = _inference_net(model, dtype)
+    features = _compiled(net.features, compile)
+    dropouts = [m for m in net.classifier.modules() if isinstance(m, torch.nn.Dropout)]
     samples, emb = [], None
     devices = [device] if device.type == "cuda" else []
-    try:
-        with (
-            torch.random.fork_rng(devices=devices),
-            torch.inference_mode(),
-            torch.autocast(device.type, dtype=dtype, enabled=dtype is not None),
-        ):
-            torch.manual_seed(0)
-            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            for k in range(8 if tta else 1):
-                f = model.features(_dihedral(x, k))
-                if k == 0 and embed:  # SlicNet.embed of the unchanged image
-                    emb = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(f, 1), 1)
-                    emb = emb.float().cpu().numpy()
-                pooled = model.avgpool(f)
-                for m in dropouts:
-                    m.train(bool(mc_dropout))
-                for _ in range(max(1, int(mc_dropout))):
-                    samples.append(torch.softmax(model.classifier(pooled).float() / t, dim=1))
-                for m in dropouts:
-                    m.eval()
-    finally:
-        model.train(was_training)
+    with torch.random.fork_rng(devices=devices), torch.inference_mode():
+        torch.manual_seed(0)
+        x = _to_device(x, device, dtype)
+        for k in range(8 if tta else 1):
+            f = features(_dihedral(x, k))
+            if k == 0 and embed:  # SlicNet.embed of the unchanged image
+                emb = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(f, 1), 1)
+                emb = emb.float().cpu().numpy()
+            pooled = net.avgpool(f)
+            for m in dropouts:
+                m.train(bool(mc_dropout))
+            for _ in range(max(1, int(mc_dropout))):
+                samples.append(torch.softmax(net.classifier(pooled).float() / t, dim=1))
+            for m in dropouts:
+                m.eval()
     stack = torch.stack(samples).cpu()
     probs = stack.mean(0)
     probs = (probs / probs.sum(1, keepdim=True)).numpy()
@@ -437,6 +510,7 @@ def classify(
     progress=True,
     tta=False,
     mc_dropout=0,
+    compile=False,
 ):
     """
     Classify solar images into the five `~sunpy_slic.FEATURES`.
@@ -469,6 +543,10 @@ def classify(
         active (Gal & Ghahramani 2016) and report the spread as ``uncertainty``; most useful with
         the ``"paper"`` head, whose two 4096-wide layers have dropout. Seeded, so results repeat.
         With ``tta`` too, every flip/rotation gets ``mc_dropout`` passes.
+    compile : bool, str or dict
+        Run the network through `torch.compile` (True, a backend name, or a dict of its options).
+        Compiling takes tens of seconds once per model and batch shape, so it pays off for long
+        runs on a GPU; the default eager path is already batched, channels-last and bf16.
 
     Returns
     -------
@@ -532,7 +610,13 @@ def classify(
                 ]
                 x = preprocess([img for img, _ in chunk], spec, names=names)
                 probs, spread, emb = _infer(
-                    model, x, amp=amp, tta=tta, mc_dropout=mc_dropout, embed=stats is not None
+                    model,
+                    x,
+                    amp=amp,
+                    tta=tta,
+                    mc_dropout=mc_dropout,
+                    embed=stats is not None,
+                    compile=compile,
                 )
                 scores = [None] * len(chunk)
                 if stats is not None:

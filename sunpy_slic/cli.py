@@ -180,7 +180,15 @@ def _cmd_evaluate(args):
     return 0
 
 
+def _cmd_benchmark(args):
+    from sunpy_slic import benchmark
+
+    benchmark.run(args)
+    return 0
+
+
 def _parser():
+    from sunpy_slic import benchmark
     from sunpy_slic.train import _add_fit_arguments
 
     p = argparse.ArgumentParser(prog="sunpy-slic", description="Classify solar images with Slic.")
@@ -233,6 +241,13 @@ def _parser():
     e.add_argument("--device")
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_cmd_evaluate)
+
+    b = sub.add_parser(
+        "benchmark",
+        help="measure speed and memory against baselines in the same run (see benchmarks/RESULTS.md)",
+    )
+    benchmark.add_arguments(b)
+    b.set_defaults(func=_cmd_benchmark)
     return p
 
 

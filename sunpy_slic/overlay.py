@@ -217,7 +217,7 @@ def _batches(candidates, batch_size):
         yield candidates[start : start + batch_size]
 
 
-def _classify_tiles(data, positions, tile, spec, model):
+def _classify_tiles(data, positions, tile, spec, model, *, amp="auto", compile=False):
     """
     Probabilities (len(positions), 5) for the tiles at ``positions`` [(row0, col0), ...].
 
@@ -251,7 +251,7 @@ def _classify_tiles(data, positions, tile, spec, model):
                 low_contrast += 1
             else:  # not ours to count or swallow
                 warnings.warn(w.message, w.category, stacklevel=4)
-        out[idx] = predict_proba(model, x).numpy()
+        out[idx] = predict_proba(model, x, amp=amp, compile=compile).numpy()
 
     try:
         run(usable)
@@ -292,6 +292,8 @@ def probability_map(
     device=None,
     max_radius=1.1,
     progress=True,
+    amp="auto",
+    compile=False,
 ):
     """
     Classify overlapping tiles of a map and return one probability map per feature.
@@ -330,6 +332,11 @@ def probability_map(
         Tiles wholly beyond this many solar radii from the disk centre are NaN; None classifies all.
     progress : bool
         Show a progress bar.
+    amp : bool or str
+        Reduced precision for the network (``"auto"``: bf16 where the hardware supports it; see
+        `~sunpy_slic.classify.autocast_dtype`).
+    compile : bool, str or dict
+        Run the network through `torch.compile` (see `~sunpy_slic.classify.predict_proba`).
 
     Returns
     -------
@@ -402,7 +409,7 @@ def probability_map(
     with tqdm(total=len(candidates), desc="Classifying tiles", unit="tile", disable=not progress) as bar:
         for chunk in _batches(candidates, int(batch_size)):
             positions = [(y0 + i * stride, x0 + j * stride) for i, j in chunk]
-            p, n_low = _classify_tiles(data, positions, tile, spec, model)
+            p, n_low = _classify_tiles(data, positions, tile, spec, model, amp=amp, compile=compile)
             probs[:, chunk[:, 0], chunk[:, 1]] = p.T
             low_contrast += n_low
             bar.update(len(chunk))
