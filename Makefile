@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/sunpy-slic classify --sample --no-progress
 
 test: $(STAMP)
-	$(BIN)/ruff check sunpy_slic examples scripts docs/conf.py
+	$(BIN)/ruff check sunpy_slic examples scripts benchmarks docs/conf.py
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 docs: $(STAMP)
