@@ -273,8 +273,13 @@ def _observer(smap):
             return None
 
 
-def _map_info(obj, index):
-    """Read one input; return (image, metadata dict)."""
+def _map_info(obj, index, details=True):
+    """
+    Read one input; return (image, metadata dict).
+
+    ``details=False`` (rows of a table) leaves out the observer and the copy of the header, which
+    tables do not carry: working out the observer is a quarter of the cost of reading a file.
+    """
     from sunpy.map import GenericMap
 
     from sunpy_slic.io import map_date, map_wavelength, read_map
@@ -306,8 +311,8 @@ def _map_info(obj, index):
         "date_obs": date,
         "instrument": obj.instrument,
         "wavelength": wavelength,
-        "observer": _observer(obj) if date is not None else None,
-        "meta": copy.deepcopy(obj.meta),
+        "observer": _observer(obj) if details and date is not None else None,
+        "meta": copy.deepcopy(obj.meta) if details else None,
     }
 
 
@@ -480,11 +485,11 @@ def _results_table(results):
     return t
 
 
-def _read_all(items, num_workers):
+def _read_all(items, num_workers, details=True):
     """Yield ``_map_info`` of every item in order, decoding up to ``2 * num_workers`` ahead in threads."""
     if num_workers <= 1 or len(items) == 1:
         for i, obj in enumerate(items):
-            yield _map_info(obj, i)
+            yield _map_info(obj, i, details)
         return
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
@@ -492,7 +497,7 @@ def _read_all(items, num_workers):
     with ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="slic-read") as pool:
         pending = deque()
         for i, obj in enumerate(items):
-            pending.append(pool.submit(_map_info, obj, i))
+            pending.append(pool.submit(_map_info, obj, i, details))
             if len(pending) >= 2 * num_workers:
                 yield pending.popleft().result()
         while pending:
@@ -599,7 +604,7 @@ def classify(
     bar = tqdm(total=len(items), desc="Classifying", unit="img", disable=single or not progress)
     try:
         chunk = []
-        stream = _read_all(items, num_workers)
+        stream = _read_all(items, num_workers, details=single)
         for n, info in enumerate(stream, start=1):
             chunk.append(info)
             if len(chunk) == batch_size or n == len(items):
@@ -629,8 +634,6 @@ def classify(
                         outside.append(f"{meta['source']}: {'; '.join(domain_reasons)}")
                     if isinstance(img, GenericMap) and meta["wavelength"] is None:
                         no_wavelength.append(meta["source"])
-                    if not single:
-                        meta["meta"] = None  # tables carry no headers; keeps memory flat for many files
                     probabilities = {k: float(v) for k, v in zip(FEATURES, p, strict=True)}
                     feature = FEATURES[int(np.argmax(p))]
                     extra = {"in_distribution": in_dist, "ood_score": scores[i], "ood_reasons": reasons}
