@@ -485,11 +485,25 @@ def _results_table(results):
     return t
 
 
-def _read_all(items, num_workers, details=True):
-    """Yield ``_map_info`` of every item in order, decoding up to ``2 * num_workers`` ahead in threads."""
+def _read_one(obj, index, details, spec):
+    """Read and preprocess one input; return (image, metadata dict, preprocessed (1, 1, S, S) tensor)."""
+    from sunpy.map import GenericMap
+
+    img, meta = _map_info(obj, index, details)
+    name = meta["source"] if isinstance(img, GenericMap) else f"image {index}"  # errors name it
+    return img, meta, preprocess(img, spec, names=[name])
+
+
+def _read_all(items, num_workers, details, spec):
+    """
+    Yield `_read_one` of every item in order, up to ``2 * num_workers`` ahead in threads.
+
+    Files are decoded and preprocessed in the threads while the network runs on the batch before,
+    so the network (on a GPU above all) does not wait for them.
+    """
     if num_workers <= 1 or len(items) == 1:
         for i, obj in enumerate(items):
-            yield _map_info(obj, i, details)
+            yield _read_one(obj, i, details, spec)
         return
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
@@ -497,7 +511,7 @@ def _read_all(items, num_workers, details=True):
     with ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="slic-read") as pool:
         pending = deque()
         for i, obj in enumerate(items):
-            pending.append(pool.submit(_map_info, obj, i, details))
+            pending.append(pool.submit(_read_one, obj, i, details, spec))
             if len(pending) >= 2 * num_workers:
                 yield pending.popleft().result()
         while pending:
@@ -604,16 +618,12 @@ def classify(
     bar = tqdm(total=len(items), desc="Classifying", unit="img", disable=single or not progress)
     try:
         chunk = []
-        stream = _read_all(items, num_workers, details=single)
-        for n, info in enumerate(stream, start=1):
-            chunk.append(info)
+        stream = _read_all(items, num_workers, single, spec)
+        for n, (img, meta, x) in enumerate(stream, start=1):
+            chunk.append(((img, meta), x))
             if len(chunk) == batch_size or n == len(items):
-                first = n - len(chunk)  # errors name the file, or the image's place in `data`
-                names = [
-                    m["source"] if isinstance(img, GenericMap) else f"image {first + k}"
-                    for k, (img, m) in enumerate(chunk)
-                ]
-                x = preprocess([img for img, _ in chunk], spec, names=names)
+                x = torch.cat([x for _, x in chunk])
+                chunk = [info for info, _ in chunk]
                 probs, spread, emb = _infer(
                     model,
                     x,
