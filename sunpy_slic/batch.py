@@ -55,6 +55,8 @@ _COLUMNS = (
     "feature",
     "probability",
     *(f"p_{k}" for k in FEATURES),
+    "in_distribution",
+    "ood_score",
     "status",
     "error",
 )
@@ -168,12 +170,17 @@ def _model_loads():
 # ----------------------------------------------------------------------------------------------
 # Reading, preprocessing and classifying a stream of files
 # ----------------------------------------------------------------------------------------------
-def _load_one(source, path, spec):
-    """Read and preprocess one file; return (tensor or None, row dict without probabilities)."""
+def _load_one(source, path, spec, domain=None):
+    """
+    Read and preprocess one file; return (tensor or None, row dict without probabilities).
+
+    With the model's training ``domain``, the row's ``_domain`` lists why the map is outside it.
+    """
     from sunpy_slic.io import map_date, map_wavelength, read_map
+    from sunpy_slic.ood import check_domain
     from sunpy_slic.preprocess import preprocess
 
-    row = {"source": source, "date_obs": None, "instrument": "", "wavelength": np.nan}
+    row = {"source": source, "date_obs": None, "instrument": "", "wavelength": np.nan, "_domain": []}
     try:
         smap = read_map(path)
         date = map_date(smap)  # None (a masked date_obs), not sunpy's "now", for a file without one
@@ -182,24 +189,29 @@ def _load_one(source, path, spec):
         row["instrument"] = smap.instrument or ""
         row["wavelength"] = float(wavelength.to_value("Angstrom")) if wavelength is not None else np.nan
         x = preprocess(smap, spec)
+        if domain:
+            row["_domain"] = check_domain(smap, domain)
     except Exception as exc:  # any failure of one file becomes its error row, never the run's
         row["error"] = f"{type(exc).__name__}: {exc}"
         return None, row
     return x, row
 
 
-def _loaded(pairs, spec, num_workers):
+def _loaded(pairs, spec, num_workers, domain=None):
     """Yield `_load_one` of every (source, path) in order, up to ``2 * num_workers`` ahead in threads."""
     if num_workers <= 1 or len(pairs) <= 1:
         for source, path in pairs:
-            yield _load_one(source, path, spec)
+            yield _load_one(source, path, spec, domain)
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="slic-read") as pool:
+    from sunpy_slic._warnings import collected
+
+    # Warnings of the reader threads are gathered and given here, in this thread (see _warnings).
+    with collected(), ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="slic-read") as pool:
         pending = deque()
         for source, path in pairs:
-            pending.append(pool.submit(_load_one, source, path, spec))
+            pending.append(pool.submit(_load_one, source, path, spec, domain))
             if len(pending) >= 2 * num_workers:
                 yield pending.popleft().result()
         while pending:
@@ -207,32 +219,52 @@ def _loaded(pairs, spec, num_workers):
 
 
 def _finish(group, model, amp):
-    """Run the network on the readable items of ``group``; return every item's complete row."""
-    from sunpy_slic.classify import predict_proba
+    """
+    Run the network on the readable items of ``group``; return every item's complete row.
 
+    Where the weights carry out-of-distribution information (`sunpy_slic.ood`), a row's
+    ``in_distribution`` and ``ood_score`` are set as `~sunpy_slic.classify` sets them; otherwise
+    they are None and NaN.
+    """
+    from sunpy_slic.classify import _infer, _ood_config
+
+    stats, domain = _ood_config(model)
     good = [x for x, _ in group if x is not None]
-    probs = iter(predict_proba(model, torch.cat(good), amp=amp).numpy() if good else [])
+    probs, scores = [], []
+    if good:
+        probs, _, emb = _infer(model, torch.cat(good), amp=amp, embed=stats is not None)
+        if stats is not None:
+            from sunpy_slic.ood import score_embeddings
+
+            scores = [float(v) for v in score_embeddings(stats, emb)]
+    probs, scores = iter(probs), iter(scores)
     rows = []
     for x, row in group:
+        reasons = row.pop("_domain", [])
         if x is None:
-            row.update(feature="", probability=np.nan, status="error")
+            row.update(feature="", probability=np.nan, status="error", in_distribution=None, ood_score=np.nan)
             row.update({f"p_{k}": np.nan for k in FEATURES})
         else:
             p = next(probs)
             i = int(np.argmax(p))
+            score = next(scores, None)
+            in_dist = None
+            if stats is not None or domain:
+                in_dist = not reasons and (score is None or score <= stats["threshold"])
             row.update(feature=FEATURES[i], probability=float(p[i]), status="ok", error="")
             row.update({f"p_{k}": float(v) for k, v in zip(FEATURES, p, strict=True)})
+            row.update(in_distribution=in_dist, ood_score=np.nan if score is None else score)
         rows.append(row)
     return rows
 
 
 def _rows(pairs, model, *, batch_size, amp, num_workers):
     """Yield one result row per (source, path), in order."""
-    from sunpy_slic.classify import model_spec
+    from sunpy_slic.classify import _ood_config, model_spec
 
     spec = model_spec(model)
     group = []
-    for item in _loaded(pairs, spec, num_workers):
+    for item in _loaded(pairs, spec, num_workers, _ood_config(model)[1]):
         group.append(item)
         if len(group) == batch_size:
             yield from _finish(group, model, amp)
@@ -264,6 +296,7 @@ def _schema(extra=None):
         pa.field("probability", pa.float32()),
     ]
     fields += [pa.field(f"p_{k}", pa.float32()) for k in FEATURES]
+    fields += [pa.field("in_distribution", pa.bool_()), pa.field("ood_score", pa.float32())]
     fields += [pa.field("status", pa.string()), pa.field("error", pa.string())]
     return pa.schema(fields, metadata={_META_KEY: json.dumps(extra or {}).encode()})
 
@@ -307,7 +340,10 @@ def _read_parts(output, columns=None):
             raise ValueError(msg) from exc
         meta = (t.schema.metadata or {}).get(_META_KEY)
         infos.append(json.loads(meta) if meta else {})
-        tables.append(t.replace_schema_metadata(None))
+        for f in _schema():  # parts written before a column existed: nulls
+            if (columns is None or f.name in columns) and f.name not in t.column_names:
+                t = t.append_column(f, pa.nulls(len(t), f.type))
+        tables.append(t.replace_schema_metadata(None).select(columns or list(_COLUMNS)))
     if not tables:
         schema = _schema()
         if columns is not None:
@@ -348,6 +384,10 @@ def _table(columns, meta):
     t["feature"] = np.asarray(columns["feature"], dtype=str)
     for c in ("probability", *(f"p_{k}" for k in FEATURES)):
         t[c] = np.asarray(columns[c], dtype=np.float32)
+    flags = np.asarray(columns["in_distribution"], dtype=object)
+    unknown = np.array([f is None for f in flags], dtype=bool).reshape(-1)
+    t["in_distribution"] = np.ma.MaskedArray(np.where(unknown, False, flags).astype(bool), mask=unknown)
+    t["ood_score"] = np.asarray(columns["ood_score"], dtype=np.float32)
     t["status"] = np.asarray(columns["status"], dtype=str)
     t["error"] = np.asarray(columns["error"], dtype=str)
     return t
@@ -367,9 +407,12 @@ def read_results(output):
     `~astropy.table.QTable`
         One row per file, the latest written where a file was classified more than once, in the
         order the rows were written. Columns: ``source, date_obs, instrument, wavelength, feature,
-        probability, p_filament, p_flare_ribbon, p_prominence, p_quiet_sun, p_sunspot, status,
-        error``. ``status`` is ``"ok"`` or ``"error"``; an error row has the reason in ``error``, an
-        empty ``feature`` and NaN probabilities. ``date_obs`` is masked where unknown. The table's
+        probability, p_filament, p_flare_ribbon, p_prominence, p_quiet_sun, p_sunspot,
+        in_distribution, ood_score, status, error``. ``status`` is ``"ok"`` or ``"error"``; an error
+        row has the reason in ``error``, an empty ``feature`` and NaN probabilities. ``date_obs`` is
+        masked where unknown, ``in_distribution`` where the weights carry no out-of-distribution
+        information (see `sunpy_slic.ood`) or the file could not be read, and ``ood_score`` is NaN
+        where there is none. The table's
         ``meta["weights_sha256"]`` lists the weights that made the rows.
 
     Raises
@@ -398,7 +441,9 @@ def read_results(output):
     columns = {}
     for c in _COLUMNS:
         col = arrow.column(c)
-        numeric = c == "wavelength" or c.startswith("p")
+        if c == "ood_score":
+            col = col.fill_null(np.nan)
+        numeric = c in ("wavelength", "ood_score") or c.startswith("p")
         columns[c] = col.to_numpy() if numeric else np.array(col.to_pylist(), dtype=object)
     n = len(columns["source"])
     if n:
@@ -712,7 +757,23 @@ def _classify_into(
         bar.close()
     table = read_results(output)
     index = {s: i for i, s in enumerate(table["source"])}
-    return table[[index[source] for source, _ in pairs]]
+    table = table[[index[source] for source, _ in pairs]]
+    flagged = np.ma.filled(table["in_distribution"], True) == False  # noqa: E712 (masked: unknown)
+    if flagged.any():
+        import warnings
+
+        from sunpy_slic.exceptions import SlicWarning
+
+        shown = ", ".join(str(s) for s in table["source"][flagged][:5])
+        more = f" and {flagged.sum() - 5} more" if flagged.sum() > 5 else ""
+        warnings.warn(
+            f"{flagged.sum()} of {len(table)} files are outside the model's training domain or unlike "
+            f"its training images, so their classification is unreliable (in_distribution=False): "
+            f"{shown}{more}",
+            SlicWarning,
+            stacklevel=3,
+        )
+    return table
 
 
 def _version():

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from sunpy_slic._warnings import quiet
 from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.preprocess import PreprocessSpec, preprocess
@@ -265,8 +266,7 @@ def _flags(img, score, stats, domain):
 
 
 def _observer(smap):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet():
         try:
             return smap.observer_coordinate
         except Exception:
@@ -290,8 +290,7 @@ def _map_info(obj, index, details=True):
     elif isinstance(obj, GenericMap):
         source = obj.meta.get("filename")
         if not source:
-            with warnings.catch_warnings():  # a map without a date would be named after "now"
-                warnings.simplefilter("ignore")
+            with quiet():  # a map without a date would be named after "now"
                 source = obj.name if map_date(obj) is not None else f"map {index}"
     else:
         return obj, {
@@ -508,7 +507,10 @@ def _read_all(items, num_workers, details, spec):
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="slic-read") as pool:
+    from sunpy_slic._warnings import collected
+
+    # Warnings of the reader threads are gathered and given here, in this thread (see _warnings).
+    with collected(), ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="slic-read") as pool:
         pending = deque()
         for i, obj in enumerate(items):
             pending.append(pool.submit(_read_one, obj, i, details, spec))

@@ -4,9 +4,9 @@ Reading FITS files into Maps with clear errors.
 
 import os
 import re
-import warnings
 from pathlib import Path
 
+from sunpy_slic._warnings import quiet
 from sunpy_slic.exceptions import SlicDataError
 
 __all__ = ["map_date", "map_wavelength", "read_map"]
@@ -26,21 +26,17 @@ def _describe_hdus(path):
     from astropy.io import fits
 
     parts = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
-            for i, hdu in enumerate(hdus):
-                kind = type(hdu).__name__
-                naxis = int(hdu.header.get("NAXIS", 0) or 0)
-                shape = tuple(int(hdu.header.get(f"NAXIS{k}", 0) or 0) for k in range(naxis, 0, -1))
-                if isinstance(hdu, fits.BinTableHDU | fits.TableHDU) and not isinstance(
-                    hdu, fits.CompImageHDU
-                ):
-                    parts.append(f"HDU {i} ({kind}) is a table")
-                elif naxis == 0 or 0 in shape:
-                    parts.append(f"HDU {i} ({kind}) has no data")
-                else:
-                    parts.append(f"HDU {i} ({kind}) has {naxis}-D data of shape {shape}")
+    with quiet(), fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
+        for i, hdu in enumerate(hdus):
+            kind = type(hdu).__name__
+            naxis = int(hdu.header.get("NAXIS", 0) or 0)
+            shape = tuple(int(hdu.header.get(f"NAXIS{k}", 0) or 0) for k in range(naxis, 0, -1))
+            if isinstance(hdu, fits.BinTableHDU | fits.TableHDU) and not isinstance(hdu, fits.CompImageHDU):
+                parts.append(f"HDU {i} ({kind}) is a table")
+            elif naxis == 0 or 0 in shape:
+                parts.append(f"HDU {i} ({kind}) has no data")
+            else:
+                parts.append(f"HDU {i} ({kind}) has {naxis}-D data of shape {shape}")
     return ", ".join(parts) or "no HDUs"
 
 
@@ -190,9 +186,8 @@ def read_map(path):
 
     p = _local_path(path, what="file", expected="FITS file", argument="path", directory_error=SlicDataError)
     try:
-        with warnings.catch_warnings():
+        with quiet():
             # Level-0 and synthetic headers often lack keys sunpy warns about; the map is still usable.
-            warnings.simplefilter("ignore")
             smap = Map(str(p))
             if isinstance(smap, GenericMap):
                 smap.data  # noqa: B018 -- force the (lazy) read so truncated files fail here
@@ -237,8 +232,7 @@ def map_wavelength(smap):
     """
     import astropy.units as u
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet():
         wavelength = smap.wavelength
     if wavelength is not None:
         return wavelength
@@ -270,8 +264,7 @@ def map_date(smap):
     """
     from sunpy.time import is_time
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet():
         known = any(is_time(smap.meta.get(key)) for key in ("date-obs", "date_obs")) or any(
             t is not None for t in (smap.date_start, smap.date_average, smap.date_end)
         )

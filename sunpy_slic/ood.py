@@ -28,11 +28,11 @@ An image is in distribution when neither signal flags it. Weights without either
 import base64
 import math
 import os
-import warnings
 
 import numpy as np
 import torch
 
+from sunpy_slic._warnings import quiet
 from sunpy_slic.features import FEATURES
 
 __all__ = [
@@ -375,8 +375,7 @@ def map_domain_info(smap):
 
     wl = map_wavelength(smap)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet():
             sc = smap.scale
             scale = 0.5 * (abs(sc[0].to_value(u.arcsec / u.pix)) + abs(sc[1].to_value(u.arcsec / u.pix)))
     except Exception:  # a map without a usable plate scale simply has none

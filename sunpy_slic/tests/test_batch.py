@@ -27,6 +27,8 @@ COLUMNS = [
     "feature",
     "probability",
     *(f"p_{k}" for k in FEATURES),
+    "in_distribution",
+    "ood_score",
     "status",
     "error",
 ]
@@ -323,3 +325,38 @@ def test_cli_parquet_output_with_resume_glob_and_listing(fits_files, tiny_weight
     )
     assert rc == 2
     assert ".parquet" in capsys.readouterr().err
+
+
+def test_ood_columns_match_classify_and_flagged_files_warn(hpc_map, tmp_path):
+    """The bundled weights carry OOD information: archive rows get the flags `classify` gives."""
+    from sunpy_slic.data import sample_files
+    from sunpy_slic.exceptions import SlicWarning
+
+    outside = tmp_path / "other_instrument.fits"
+    hpc_map.save(outside)  # instrument TEST: not one the bundled model was trained on
+    files = [*(str(f) for f in sample_files()[:2]), str(outside)]
+    with pytest.warns(SlicWarning, match="outside the model's training domain"):
+        ref = classify(files, amp=False, progress=False)
+    with pytest.warns(SlicWarning, match=r"1 of 3 files are outside .*other_instrument\.fits"):
+        table = classify_files(files, tmp_path / "out.parquet", amp=False, progress=False)
+    assert list(table["in_distribution"]) == [True, True, False]
+    assert list(table["in_distribution"]) == list(ref["in_distribution"])
+    np.testing.assert_allclose(table["ood_score"], ref["ood_score"], rtol=1e-4, atol=1e-6)
+    assert np.isfinite(table["ood_score"]).all()
+
+
+def test_parts_written_before_the_ood_columns_read_as_unknown(fits_files, tiny_weights, tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "results.parquet"
+    classify_files(fits_files[:3], out, model=tiny_weights, amp=False, progress=False)
+    part = next(out.glob("part-*.parquet"))
+    old = pq.read_table(part).drop_columns(["in_distribution", "ood_score"])  # an older version's part
+    pq.write_table(old, part)
+    table = read_results(out)
+    assert table.colnames == COLUMNS
+    assert len(table) == 3
+    assert table["in_distribution"].mask.all()
+    assert np.isnan(table["ood_score"]).all()
+    classify_files(fits_files[3:5], out, model=tiny_weights, amp=False, progress=False)  # new parts beside it
+    assert len(read_results(out)) == 5
