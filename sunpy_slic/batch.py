@@ -32,7 +32,7 @@ import os
 import re
 import tempfile
 import threading
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -198,24 +198,10 @@ def _load_one(source, path, spec, domain=None):
 
 
 def _loaded(pairs, spec, num_workers, domain=None):
-    """Yield `_load_one` of every (source, path) in order, up to ``2 * num_workers`` ahead in threads."""
-    if num_workers <= 1 or len(pairs) <= 1:
-        for source, path in pairs:
-            yield _load_one(source, path, spec, domain)
-        return
-    from concurrent.futures import ThreadPoolExecutor
+    """Yield `_load_one` of every (source, path) in order, read and preprocessed ahead in threads."""
+    from sunpy_slic._prefetch import prefetch
 
-    from sunpy_slic._warnings import collected
-
-    # Warnings of the reader threads are gathered and given here, in this thread (see _warnings).
-    with collected(), ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="slic-read") as pool:
-        pending = deque()
-        for source, path in pairs:
-            pending.append(pool.submit(_load_one, source, path, spec, domain))
-            if len(pending) >= 2 * num_workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    return prefetch(_load_one, [(source, path, spec, domain) for source, path in pairs], num_workers)
 
 
 def _finish(group, model, amp):

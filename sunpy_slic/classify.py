@@ -495,29 +495,14 @@ def _read_one(obj, index, details, spec):
 
 def _read_all(items, num_workers, details, spec):
     """
-    Yield `_read_one` of every item in order, up to ``2 * num_workers`` ahead in threads.
+    Yield `_read_one` of every item in order, read and preprocessed ahead in threads.
 
     Files are decoded and preprocessed in the threads while the network runs on the batch before,
     so the network (on a GPU above all) does not wait for them.
     """
-    if num_workers <= 1 or len(items) == 1:
-        for i, obj in enumerate(items):
-            yield _read_one(obj, i, details, spec)
-        return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
+    from sunpy_slic._prefetch import prefetch
 
-    from sunpy_slic._warnings import collected
-
-    # Warnings of the reader threads are gathered and given here, in this thread (see _warnings).
-    with collected(), ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="slic-read") as pool:
-        pending = deque()
-        for i, obj in enumerate(items):
-            pending.append(pool.submit(_read_one, obj, i, details, spec))
-            if len(pending) >= 2 * num_workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    return prefetch(_read_one, [(obj, i, details, spec) for i, obj in enumerate(items)], num_workers)
 
 
 def classify(
