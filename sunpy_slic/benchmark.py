@@ -72,6 +72,18 @@ def _best_seconds(fn, device, repeats):
     return best
 
 
+def _steps(total, name, progress):
+    """A progress bar over the ``total`` stages of a benchmark (the stage just done as its postfix)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"Benchmark {name}", unit="stage", leave=False, disable=not progress)
+
+
+def _step(bar, stage):
+    bar.set_postfix_str(stage, refresh=False)
+    bar.update(1)
+
+
 def _device_info(device):
     """What the figures were measured on."""
     info = {
@@ -233,7 +245,15 @@ def _bf16_effect(device, amp_dtype, n_synthetic=100, progress=False):
 
 
 def bench_classify(
-    *, n_images=48, image_size=256, head="paper", batch_size=32, device=None, repeats=3, bf16_check=True
+    *,
+    n_images=48,
+    image_size=256,
+    head="paper",
+    batch_size=32,
+    device=None,
+    repeats=3,
+    bf16_check=True,
+    progress=True,
 ):
     """
     Time the seed-style pipeline and `sunpy_slic.classify` on the same maps with the same network.
@@ -254,6 +274,8 @@ def bench_classify(
     bf16_check : bool
         Also measure what reduced precision does to the bundled model's probabilities (argmax
         agreement and largest difference against float32, on the sample frames and synthetic images).
+    progress : bool
+        Show a progress bar over the stages.
 
     Returns
     -------
@@ -270,15 +292,19 @@ def bench_classify(
     model = SlicNet(head=head, image_size=image_size).to(device).eval()
     model.slic_meta = None  # no OOD statistics: both pipelines run the bare network
     maps = _sample_maps(n_images)
+    bar = _steps(5 + bf16_check, "classify", progress)
     flops = forward_flops(model)
     peaks = _peaks(device, repeats=max(repeats, 3))
+    _step(bar, "matmul peak")
     amp_dtype = autocast_dtype(device, "auto")
     precision = _precision(amp_dtype)
 
     seed = _seed_style(maps, model, device)
     ours = lambda: classify(maps, model=model, batch_size=batch_size, progress=False)  # noqa: E731
     seed_s = _best_seconds(seed, device, repeats)
+    _step(bar, "seed-style pipeline")
     ours_s = _best_seconds(ours, device, repeats)
+    _step(bar, "classify")
 
     x = preprocess([m.data for m in maps[:batch_size]], PreprocessSpec(image_size=image_size))
     if device.type == "cuda":  # enough images to keep a GPU busy
@@ -288,6 +314,7 @@ def bench_classify(
     for name, amp in (("fp32", False), (precision, "auto")):
         seconds = _best_seconds(lambda amp=amp: predict_proba(model, x, amp=amp), device, repeats)
         fwd[name] = len(x) / seconds
+        _step(bar, f"forward {name}")
     result = {
         "benchmark": "classify",
         **_device_info(device),
@@ -305,6 +332,8 @@ def bench_classify(
     }
     if bf16_check:
         result["reduced_precision_effect"] = _bf16_effect(device, amp_dtype)
+        _step(bar, "bf16 effect")
+    bar.close()
     t = _TARGETS[device.type]
     frac = result["forward_fraction_of_peak"][precision]
     targets = []
@@ -323,7 +352,7 @@ def bench_classify(
 # Training
 # ----------------------------------------------------------------------------------------------
 def bench_train(
-    *, image_size=256, head="paper", batch_size=16, steps=4, device=None, repeats=2, progress=False
+    *, image_size=256, head="paper", batch_size=16, steps=4, device=None, repeats=2, progress=True
 ):
     """
     Time the training step of `sunpy_slic.train.fit` and compare it with the matmul peak.
@@ -331,7 +360,8 @@ def bench_train(
     The step (`sunpy_slic.train` SGD with Nesterov momentum, channels-last, bf16 autocast where
     supported) runs on ``steps`` batches of preprocessed-like images; the baseline is the same step
     in float32 with contiguous (NCHW) tensors, as the original Slic trained. Training costs the
-    forward + backward FLOPs counted by `forward_flops`.
+    forward + backward FLOPs counted by `forward_flops`. ``progress`` shows a progress bar over
+    the stages.
 
     Returns
     -------
@@ -349,8 +379,10 @@ def bench_train(
     n = batch_size * steps
     data = TensorDataset(torch.randn(n, 1, image_size, image_size, generator=gen), torch.arange(n) % 5)
     loader = DataLoader(data, batch_size=batch_size, pin_memory=device.type == "cuda")
+    bar = _steps(3, "train", progress)
     flops = forward_flops(SlicNet(head=head, image_size=image_size), backward=True)
     peaks = _peaks(device, repeats=3)
+    _step(bar, "matmul peak")
     amp_dtype = _amp_dtype(device, "auto")
     precision = _precision(amp_dtype)
 
@@ -372,9 +404,11 @@ def bench_train(
         else:
 
             def run(model=model, opt=opt, dtype=dtype):
-                _run_epoch(model, loader, opt, device, dtype, "Benchmark", progress)
+                _run_epoch(model, loader, opt, device, dtype, "Benchmark", False)
 
         rates[name] = n / _best_seconds(run, device, repeats)
+        _step(bar, f"training {name}")
+    bar.close()
     frac = _fraction(rates[precision], flops, peaks, precision)
     result = {
         "benchmark": "train",
@@ -470,7 +504,7 @@ def _files_child(folder, n, batch_size, device, api):
     )
 
 
-def bench_files(*, counts=(100, 1000), batch_size=64, device=None, api="table", folder=None):
+def bench_files(*, counts=(100, 1000), batch_size=64, device=None, api="table", folder=None, progress=True):
     """
     Classify FITS files on disk into a table, each count of files in a fresh process.
 
@@ -486,6 +520,8 @@ def bench_files(*, counts=(100, 1000), batch_size=64, device=None, api="table", 
     folder : path, optional
         Where to write the files (copies of the bundled Hinode/SOT frames); default a temporary
         folder, removed afterwards.
+    progress : bool
+        Show a progress bar over the numbers of files.
 
     Returns
     -------
@@ -508,6 +544,7 @@ def bench_files(*, counts=(100, 1000), batch_size=64, device=None, api="table", 
     try:
         _write_files(folder, counts[-1])
         runs = []
+        bar = _steps(len(counts), "files", progress)
         for n in counts:
             code = (
                 "from sunpy_slic.benchmark import _files_child; "
@@ -521,6 +558,8 @@ def bench_files(*, counts=(100, 1000), batch_size=64, device=None, api="table", 
             run = json.loads(proc.stdout.strip().splitlines()[-1])
             run["img_s"] = run["n"] / run["seconds"]
             runs.append(run)
+            _step(bar, f"{n} files")
+        bar.close()
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -599,6 +638,7 @@ def add_arguments(parser):
         "--counts", type=int, nargs="+", default=[100, 1000], help="files: numbers of files (100 1000)"
     )
     parser.add_argument("--api", choices=("table", "parquet"), default="table", help="files: output (table)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args):
@@ -618,6 +658,7 @@ def run(args):
                 device=args.device,
                 repeats=1 if quick else args.repeats,
                 bf16_check=not quick,
+                progress=not args.no_progress,
             )
         elif which == "train":
             r = bench_train(
@@ -627,6 +668,7 @@ def run(args):
                 steps=1 if quick else args.steps,
                 device=args.device,
                 repeats=1 if quick else max(1, args.repeats - 1),
+                progress=not args.no_progress,
             )
         else:
             r = bench_files(
@@ -634,6 +676,7 @@ def run(args):
                 batch_size=args.batch_size or (4 if quick else 64),
                 device=args.device,
                 api=args.api,
+                progress=not args.no_progress,
             )
         print(format_report(r), end="\n\n", flush=True)
         results.append(r)

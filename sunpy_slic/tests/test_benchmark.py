@@ -55,7 +55,8 @@ def test_seed_style_reference_classifies_every_map():
 
 def test_cli_quick_classify_and_train(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["benchmark", "classify", "--quick", "--device", "cpu", "--json", str(out)]) == 0
+    args = ["--quick", "--device", "cpu", "--json", str(out)]
+    assert main(["benchmark", "classify", "--no-progress", *args]) == 0
     (result,) = json.loads(out.read_text())
     assert result["benchmark"] == "classify"
     assert result["seed_style_img_s"] > 0
@@ -69,18 +70,20 @@ def test_cli_quick_classify_and_train(tmp_path, capsys):
         "classify / seed-style",
         f"forward, fraction of {precision} matmul peak",
     }
-    printed = capsys.readouterr().out
+    printed, bars = capsys.readouterr()
+    assert "Benchmark" not in bars  # --no-progress
     assert "classify_vs_seed:" in printed
     assert "target classify / seed-style" in printed
 
-    assert main(["benchmark", "train", "--quick", "--device", "cpu", "--json", str(out)]) == 0
+    assert main(["benchmark", "train", *args]) == 0
+    assert "Benchmark train" in capsys.readouterr().err  # the progress bar, on by default
     (result,) = json.loads(out.read_text())
     assert set(result["train_img_s"]) == {"fp32_nchw", result["train_precision"]}
     assert result["gflop_per_image"] * 1e9 == forward_flops(SlicNet(image_size=64), backward=True)
 
 
 def test_bench_files_counts_rows_and_memory(tmp_path):
-    result = bench_files(counts=(3, 6), batch_size=2, device="cpu", folder=tmp_path)
+    result = bench_files(counts=(3, 6), batch_size=2, device="cpu", folder=tmp_path, progress=False)
     assert [r["n"] for r in result["runs"]] == [3, 6]
     assert [r["rows"] for r in result["runs"]] == [3, 6]
     assert all(r["rss_peak_mib"] >= r["rss_ready_mib"] > 50 for r in result["runs"])
