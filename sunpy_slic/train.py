@@ -279,9 +279,12 @@ def _run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress, 
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = model(x)
                 loss = F.cross_entropy(logits.float(), y)
-            if not bool(torch.isfinite(loss)):
+            # One device-to-host copy a step (a GPU waits for each): the loss, checked before the
+            # step can spoil the weights, and the number right.
+            loss_value, right = torch.stack([loss.detach(), (logits.argmax(1) == y).sum().float()]).tolist()
+            if not math.isfinite(loss_value):
                 msg = (
-                    f"the training loss became {float(loss.detach())} ({bar_desc}, after {total} images): "
+                    f"the training loss became {loss_value} ({bar_desc}, after {total} images): "
                     "the images hold NaN or infinite values, or values too large for float32 (train on "
                     "preprocessed images, see sunpy_slic.preprocess), or the learning rate is too high"
                 )
@@ -291,8 +294,8 @@ def _run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress, 
             optimizer.step()
             n = y.shape[0]
             total += n
-            loss_sum += float(loss.detach()) * n
-            correct += int((logits.argmax(1) == y).sum())
+            loss_sum += loss_value * n
+            correct += int(right)
             bar.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{correct / total:.3f}")
     if distributed:  # the epoch's metrics over all processes
         import torch.distributed as dist
