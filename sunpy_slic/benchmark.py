@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sunpy_slic.batch import _check_positive
+
 __all__ = [
     "bench_classify",
     "bench_files",
@@ -287,6 +289,8 @@ def bench_classify(
     from sunpy_slic.preprocess import PreprocessSpec, preprocess
     from sunpy_slic.weights import _device
 
+    for name, value in (("n_images", n_images), ("batch_size", batch_size), ("repeats", repeats)):
+        _check_positive(name, value)
     device = _device(device)
     torch.manual_seed(0)
     model = SlicNet(head=head, image_size=image_size).to(device).eval()
@@ -373,6 +377,8 @@ def bench_train(
     from sunpy_slic.train import _amp_dtype, _run_epoch
     from sunpy_slic.weights import _device
 
+    for name, value in (("batch_size", batch_size), ("steps", steps), ("repeats", repeats)):
+        _check_positive(name, value)
     device = _device(device)
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
@@ -529,6 +535,7 @@ def bench_files(*, counts=(100, 1000), batch_size=64, device=None, api="table", 
     """
     from sunpy_slic.weights import _device
 
+    _check_positive("batch_size", batch_size)
     if api not in ("table", "parquet"):
         msg = f'api must be "table" or "parquet", got {api!r}'
         raise ValueError(msg)

@@ -100,6 +100,20 @@ def test_bench_files_rejects_bad_arguments():
         bench_files(counts=(0, 5))
 
 
+@pytest.mark.parametrize(
+    ("fn", "kwargs", "match"),
+    [
+        (benchmark.bench_classify, {"repeats": 0}, "repeats must be a positive integer, got 0"),
+        (benchmark.bench_classify, {"n_images": -3}, "n_images must be a positive integer, got -3"),
+        (benchmark.bench_train, {"steps": 0}, "steps must be a positive integer, got 0"),
+        (benchmark.bench_files, {"batch_size": 1.5}, "batch_size must be a positive integer, got 1.5"),
+    ],
+)
+def test_bad_sizes_are_refused_before_any_work(fn, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fn(device="cpu", **kwargs)
+
+
 def test_report_says_when_a_target_is_missed():
     result = {"benchmark": "x", "targets": [benchmark._target("ratio", 1.5, 2.2)]}
     assert format_report(result).splitlines()[-1] == "target ratio: 1.5 >= 2.2 NOT met"
