@@ -212,7 +212,7 @@ def _finish(group, model, amp):
     ``in_distribution`` and ``ood_score`` are set as `~sunpy_slic.classify` sets them; otherwise
     they are None and NaN.
     """
-    from sunpy_slic.classify import _infer, _ood_config
+    from sunpy_slic.classify import _infer, _ood_config, _verdict
 
     stats, domain = _ood_config(model)
     good = [x for x, _ in group if x is not None]
@@ -234,9 +234,7 @@ def _finish(group, model, amp):
             p = next(probs)
             i = int(np.argmax(p))
             score = next(scores, None)
-            in_dist = None
-            if stats is not None or domain:
-                in_dist = not reasons and (score is None or score <= stats["threshold"])
+            in_dist = _verdict(reasons, score, stats)[0] if (stats is not None or domain) else None
             row.update(feature=FEATURES[i], probability=float(p[i]), status="ok", error="")
             row.update({f"p_{k}": float(v) for k, v in zip(FEATURES, p, strict=True)})
             row.update(in_distribution=in_dist, ood_score=np.nan if score is None else score)

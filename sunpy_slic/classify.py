@@ -246,6 +246,17 @@ def _ood_config(model):
     return meta.extra.get("ood"), meta.extra.get("training_domain")
 
 
+def _verdict(domain_reasons, score, stats):
+    """(in_distribution, reasons) from why an image is outside the training domain and its feature score."""
+    reasons = list(domain_reasons)
+    if stats is not None and score > stats["threshold"]:
+        reasons.append(
+            f"feature-distance score {score:.3g} is above the threshold {stats['threshold']:.3g} "
+            f"(which flags {stats['false_rejection']:.0%} of validation images)"
+        )
+    return not reasons, tuple(reasons)
+
+
 def _flags(img, score, stats, domain):
     """(in_distribution, reasons, domain reasons) of one image."""
     from sunpy.map import GenericMap
@@ -253,16 +264,10 @@ def _flags(img, score, stats, domain):
     from sunpy_slic.ood import check_domain
 
     is_map = isinstance(img, GenericMap)
-    domain_reasons = check_domain(img, domain) if (domain and is_map) else []
-    reasons = list(domain_reasons)
-    if stats is not None and score > stats["threshold"]:
-        reasons.append(
-            f"feature-distance score {score:.3g} is above the threshold {stats['threshold']:.3g} "
-            f"(which flags {stats['false_rejection']:.0%} of validation images)"
-        )
     if stats is None and not (domain and is_map):
         return None, (), []
-    return not reasons, tuple(reasons), domain_reasons
+    domain_reasons = check_domain(img, domain) if (domain and is_map) else []
+    return (*_verdict(domain_reasons, score, stats), domain_reasons)
 
 
 def _observer(smap):

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from sunpy_slic.classify import _to_device
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.model import SlicNet
 from sunpy_slic.weights import _atomic_write_bytes, _device, save_weights
@@ -274,7 +275,7 @@ def _run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress, 
     total, correct, loss_sum = 0, 0, 0.0
     with tqdm(loader, desc=bar_desc, unit="batch", leave=False, disable=not progress) as bar:
         for x, y in bar:
-            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            x = _to_device(x, device)
             y = y.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = model(x)
@@ -322,7 +323,7 @@ def _logits(model, data, *, batch_size, device, amp, progress, desc="Evaluating"
     outs, labels = [], []
     with torch.inference_mode():
         for x, y in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not progress):
-            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            x = _to_device(x, device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 outs.append(model(x).float().cpu())
             labels.append(torch.as_tensor(y))
