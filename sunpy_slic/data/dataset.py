@@ -52,6 +52,7 @@ from tqdm.auto import tqdm
 
 from sunpy_slic._atomic import atomic_write as _atomic_write
 from sunpy_slic._atomic import tmp_name as _tmp_name
+from sunpy_slic.data.synthetic import _check_seed
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.features import FEATURES, feature_id
 from sunpy_slic.io import map_wavelength, read_map
@@ -133,16 +134,6 @@ def _check_fraction(val_fraction):
         msg = f"val_fraction must be in [0, 1), got {val_fraction}"
         raise ValueError(msg)
     return val_fraction
-
-
-def _check_seed(seed, name="seed"):
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        msg = f"{name} must be a non-negative int, got {type(seed).__name__}"
-        raise TypeError(msg)
-    if seed < 0:
-        msg = f"{name} must be a non-negative int, got {seed}"
-        raise ValueError(msg)
-    return int(seed)
 
 
 def _gap_seconds(gap):

@@ -28,6 +28,7 @@ SLICFRM   frame number within the sequence (`make_dataset` only)
 import datetime
 import functools
 import math
+import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -82,12 +83,13 @@ def _feature_id(feature):
     return feature_id(feature)
 
 
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        msg = f"seed must be a non-negative int, got {type(seed).__name__}"
+def _check_seed(seed, name="seed"):
+    """Return ``seed`` as an int, refusing anything but a non-negative integer (also used by dataset)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        msg = f"{name} must be a non-negative int, got {type(seed).__name__}"
         raise TypeError(msg)
     if seed < 0:
-        msg = f"seed must be a non-negative int, got {seed}"
+        msg = f"{name} must be a non-negative int, got {seed}"
         raise ValueError(msg)
     return int(seed)
 
