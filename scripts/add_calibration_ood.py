@@ -40,7 +40,7 @@ from sunpy_slic.data.dataset import SlicDataset, open_store
 from sunpy_slic.features import feature_id
 from sunpy_slic.io import read_map
 from sunpy_slic.ood import DEFAULT_FALSE_REJECTION, fit_ood, map_domain_info, training_domain
-from sunpy_slic.preprocess import preprocess
+from sunpy_slic.preprocessing import preprocess
 from sunpy_slic.train import evaluate
 from sunpy_slic.weights import load_model, read_weights
 

@@ -28,11 +28,11 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset
 
-from sunpy_slic.classify import classify
+from sunpy_slic.classification import classify
 from sunpy_slic.data.dataset import SlicDataset, prepare_dataset
 from sunpy_slic.data.synthetic import make_dataset
 from sunpy_slic.features import FEATURES
-from sunpy_slic.preprocess import preprocess
+from sunpy_slic.preprocessing import preprocess
 from sunpy_slic.train import evaluate, fit
 from sunpy_slic.weights import load_model, save_weights
 

@@ -5,11 +5,11 @@ A re-creation of Slic (Armstrong & Fletcher 2019, Solar Physics 294:80) for `sun
 """
 
 from sunpy_slic.calibration import calibrate
-from sunpy_slic.classify import ClassificationResult, classify
+from sunpy_slic.classification import ClassificationResult, classify
 from sunpy_slic.exceptions import SlicDataError, SlicWarning, SlicWeightsError
 from sunpy_slic.features import FEATURES
 from sunpy_slic.overlay import detections, probability_map, reproject_to, saliency_map
-from sunpy_slic.preprocess import PreprocessSpec, preprocess
+from sunpy_slic.preprocessing import PreprocessSpec, preprocess
 from sunpy_slic.weights import load_model
 
 try:

@@ -96,7 +96,7 @@ def _model_sha256(model):
 
 def _model_bytes(model):
     """Serialise an in-memory SlicNet (with its metadata) to the bytes of a weights file."""
-    from sunpy_slic.classify import model_spec
+    from sunpy_slic.classification import model_spec
     from sunpy_slic.weights import save_weights
 
     meta = getattr(model, "slic_meta", None)
@@ -178,7 +178,7 @@ def _load_one(source, path, spec, domain=None):
     """
     from sunpy_slic.io import map_date, map_wavelength, read_map
     from sunpy_slic.ood import check_domain
-    from sunpy_slic.preprocess import preprocess
+    from sunpy_slic.preprocessing import preprocess
 
     row = {"source": source, "date_obs": None, "instrument": "", "wavelength": np.nan, "_domain": []}
     try:
@@ -199,7 +199,7 @@ def _load_one(source, path, spec, domain=None):
 
 def _loaded(pairs, spec, num_workers, domain=None):
     """Yield `_load_one` of every (source, path) in order, read and preprocessed ahead in threads."""
-    from sunpy_slic._prefetch import prefetch
+    from sunpy_slic.prefetch import prefetch
 
     return prefetch(_load_one, [(source, path, spec, domain) for source, path in pairs], num_workers)
 
@@ -212,7 +212,7 @@ def _finish(group, model, amp):
     ``in_distribution`` and ``ood_score`` are set as `~sunpy_slic.classify` sets them; otherwise
     they are None and NaN.
     """
-    from sunpy_slic.classify import _infer, _ood_config, _verdict
+    from sunpy_slic.classification import _infer, _ood_config, _verdict
 
     stats, domain = _ood_config(model)
     good = [x for x, _ in group if x is not None]
@@ -244,7 +244,7 @@ def _finish(group, model, amp):
 
 def _rows(pairs, model, *, batch_size, amp, num_workers):
     """Yield one result row per (source, path), in order."""
-    from sunpy_slic.classify import _ood_config, model_spec
+    from sunpy_slic.classification import _ood_config, model_spec
 
     spec = model_spec(model)
     group = []
@@ -596,7 +596,7 @@ def classify_files(
     device : str or `torch.device`, optional
         Where to run the network (default: CUDA where available, on each worker).
     amp : bool or str
-        Reduced precision for the forward pass (see `~sunpy_slic.classify.autocast_dtype`).
+        Reduced precision for the forward pass (see `~sunpy_slic.classification.autocast_dtype`).
     num_workers : int, optional
         Threads reading and preprocessing files ahead of the network, per process (default: the
         number of CPU cores, at most 8; on dask workers, 2).

@@ -219,10 +219,10 @@ def _seed_style(maps, model, device):
 
 def _bf16_effect(device, amp_dtype, n_synthetic=100, progress=False):
     """argmax agreement and largest probability difference of bf16 vs float32, bundled model."""
-    from sunpy_slic.classify import model_spec, predict_proba
+    from sunpy_slic.classification import model_spec, predict_proba
     from sunpy_slic.data.synthetic import make_image
     from sunpy_slic.features import FEATURES
-    from sunpy_slic.preprocess import preprocess
+    from sunpy_slic.preprocessing import preprocess
     from sunpy_slic.weights import load_model
 
     model = load_model(None, device=device)
@@ -284,9 +284,9 @@ def bench_classify(
     dict
         The measurements, the device, and each target of the device type with ``met`` true or false.
     """
-    from sunpy_slic.classify import autocast_dtype, classify, predict_proba
+    from sunpy_slic.classification import autocast_dtype, classify, predict_proba
     from sunpy_slic.model import SlicNet
-    from sunpy_slic.preprocess import PreprocessSpec, preprocess
+    from sunpy_slic.preprocessing import PreprocessSpec, preprocess
     from sunpy_slic.weights import _device
 
     for name, value in (("n_images", n_images), ("batch_size", batch_size), ("repeats", repeats)):
@@ -478,7 +478,7 @@ def _peak_rss_mib():
 def _files_child(folder, n, batch_size, device, api):
     """Run in a fresh process: classify the first ``n`` files of ``folder``; print a JSON line."""
     from sunpy_slic.batch import classify_files
-    from sunpy_slic.classify import _default_model, classify
+    from sunpy_slic.classification import _default_model, classify
 
     paths = sorted(Path(folder).glob("frame*.fits*"))[:n]
     model = _default_model(device)
@@ -688,7 +688,7 @@ def run(args):
         print(format_report(r), end="\n\n", flush=True)
         results.append(r)
     if args.json:
-        from sunpy_slic._atomic import atomic_write_bytes
+        from sunpy_slic.atomic import atomic_write_bytes
 
         atomic_write_bytes(args.json, (json.dumps(results, indent=2) + "\n").encode())
     return results

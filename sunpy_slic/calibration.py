@@ -6,7 +6,7 @@ gives a probability of 0.9, far fewer (or more) than 90 % are right. Temperature
 2017) divides the logits by one number ``T`` fitted on validation data (minimising the negative log
 likelihood); the predicted feature does not change, only how sure the probabilities say it is.
 `calibrate` fits ``T`` and stores it in the weights' metadata (``extra["calibration"]``), where
-`~sunpy_slic.classify` and `~sunpy_slic.classify.predict_proba` pick it up.
+`~sunpy_slic.classify` and `~sunpy_slic.classification.predict_proba` pick it up.
 
 The expected calibration error (ECE) measures the miscalibration: images are put into 15 bins of
 equal width by their top probability (the confidence), and ECE is the bin-size-weighted mean of
@@ -297,7 +297,7 @@ def plot_reliability(probabilities, labels, *, n_bins=N_BINS, ax=None):
 
 def _meta_of(model, data):
     """The model's WeightsMetadata, or a new one (spec from the data) for a model not loaded from a file."""
-    from sunpy_slic.preprocess import PreprocessSpec
+    from sunpy_slic.preprocessing import PreprocessSpec
     from sunpy_slic.weights import WeightsMetadata
 
     meta = getattr(model, "slic_meta", None)
@@ -459,7 +459,7 @@ def update_weights_extra(weights, out, **entries):
     >>> import tempfile, pathlib
     >>> from sunpy_slic.calibration import update_weights_extra
     >>> from sunpy_slic.model import SlicNet
-    >>> from sunpy_slic.preprocess import PreprocessSpec
+    >>> from sunpy_slic.preprocessing import PreprocessSpec
     >>> from sunpy_slic.weights import save_weights
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.safetensors"
     >>> old = save_weights(SlicNet(image_size=32), path, preprocess=PreprocessSpec(image_size=32))

@@ -71,7 +71,7 @@ def _write_table(table, output):
 
 
 def _cmd_classify(args):
-    from sunpy_slic.classify import classify
+    from sunpy_slic.classification import classify
     from sunpy_slic.data import sample_files
     from sunpy_slic.weights import load_model
 

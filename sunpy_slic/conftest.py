@@ -38,7 +38,7 @@ def hpc_map():
 def tiny_weights(tmp_path_factory):
     """An untrained 32-pixel compact model saved as a weights file."""
     from sunpy_slic.model import SlicNet
-    from sunpy_slic.preprocess import PreprocessSpec
+    from sunpy_slic.preprocessing import PreprocessSpec
     from sunpy_slic.weights import save_weights
 
     torch.manual_seed(0)

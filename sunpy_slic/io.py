@@ -5,11 +5,16 @@ Reading FITS files into Maps with clear errors.
 import os
 import re
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
-from sunpy_slic._warnings import quiet
+from astropy.io import fits
+from sunpy.map import GenericMap, Map
+from sunpy.time import is_time
+
 from sunpy_slic.exceptions import SlicDataError
+from sunpy_slic.warning_filters import quiet
 
-__all__ = ["map_date", "map_wavelength", "read_map"]
+__all__ = ["local_path", "map_date", "map_wavelength", "read_map"]
 
 # What FITS files (plain or compressed) start with.
 _SIGNATURES = (b"SIMPLE", b"\x1f\x8b", b"BZh")
@@ -23,7 +28,6 @@ def _one_line(text):
 
 def _describe_hdus(path):
     """Say what the HDUs of a FITS file hold, e.g. "HDU 0 (PrimaryHDU) has no data, HDU 1 is a table"."""
-    from astropy.io import fits
 
     parts = []
     with quiet(), fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
@@ -74,7 +78,7 @@ def _read_error(p, exc):
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
-def _local_path(path, *, what="file", expected=None, argument="path", directory_error=IsADirectoryError):
+def local_path(path, *, what="file", expected=None, argument="path", directory_error=IsADirectoryError):
     """
     Return the local file ``path`` names, as a `pathlib.Path`, with clear errors where there is none.
 
@@ -114,8 +118,8 @@ def _local_path(path, *, what="file", expected=None, argument="path", directory_
 
     Examples
     --------
-    >>> from sunpy_slic.io import _local_path
-    >>> _local_path("https://example.org/frame.fits")
+    >>> from sunpy_slic.io import local_path
+    >>> local_path("https://example.org/frame.fits")
     Traceback (most recent call last):
     ...
     ValueError: sunpy-slic never downloads at run time; got a https:// URL (https://example.org/...). ...
@@ -136,8 +140,6 @@ def _local_path(path, *, what="file", expected=None, argument="path", directory_
                 "Download the file yourself and pass its local path or a file:// URL."
             )
             raise ValueError(msg)
-        from urllib.parse import unquote, urlparse
-
         s = unquote(urlparse(s).path)
     p = Path(s).expanduser()
     if not p.exists():
@@ -182,9 +184,7 @@ def read_map(path):
     >>> read_map(sample_files()[0]).instrument
     'SOT/NB'
     """
-    from sunpy.map import GenericMap, Map
-
-    p = _local_path(path, what="file", expected="FITS file", argument="path", directory_error=SlicDataError)
+    p = local_path(path, what="file", expected="FITS file", argument="path", directory_error=SlicDataError)
     try:
         with quiet():
             # Level-0 and synthetic headers often lack keys sunpy warns about; the map is still usable.
@@ -262,8 +262,6 @@ def map_date(smap):
     >>> map_date(sunpy.map.Map(np.ones((8, 8)), header)) is None
     True
     """
-    from sunpy.time import is_time
-
     with quiet():
         known = any(is_time(smap.meta.get(key)) for key in ("date-obs", "date_obs")) or any(
             t is not None for t in (smap.date_start, smap.date_average, smap.date_end)

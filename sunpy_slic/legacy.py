@@ -21,7 +21,7 @@ The original prepared its training images with ``scipy.misc.imresize(image, (256
 interp="bicubic")``, which byte-scales every image linearly from its minimum to its maximum to
 uint8 (0…255) before a bicubic resize; the network was trained on these 0…255 values, without
 standardisation (images with any zero pixel were left out). sunpy-slic feeds standardised images
-(mean 0, standard deviation 1, `~sunpy_slic.preprocess.preprocess`), so converted weights see
+(mean 0, standard deviation 1, `~sunpy_slic.preprocessing.preprocess`), so converted weights see
 inputs on another scale than they were trained on: their predictions are for comparison with the
 original, and the weights a starting point for fine-tuning. The converted file records this in
 ``extra["legacy"]``.
@@ -34,6 +34,9 @@ import torch
 import torch.nn.functional as F
 
 from sunpy_slic.exceptions import SlicWeightsError
+from sunpy_slic.model import SlicNet
+from sunpy_slic.preprocessing import PreprocessSpec
+from sunpy_slic.weights import save_weights
 
 __all__ = [
     "LEGACY_PREPROCESSING",
@@ -292,9 +295,6 @@ def convert_legacy(path, out, *, dtype=torch.float32):
     ('paper', [0, 255])
     >>> model = load_model("slic_original.safetensors")  # doctest: +SKIP
     """
-    from sunpy_slic.model import SlicNet
-    from sunpy_slic.preprocess import PreprocessSpec
-    from sunpy_slic.weights import save_weights
 
     path = Path(path).expanduser()
     if not path.is_file():

@@ -72,6 +72,9 @@ class SlicNet(nn.Module):
         self.image_size = int(image_size)
         self.num_classes = int(num_classes)
         self.dropout = float(dropout)
+        #: The `~sunpy_slic.weights.WeightsMetadata` of the file the model was loaded from (set by
+        #: `~sunpy_slic.weights.load_model`); None for a model built here.
+        self.slic_meta = None
 
         layers, channels = [], 1
         for v in VGG13_LAYERS:
@@ -125,7 +128,7 @@ class SlicNet(nn.Module):
             "dropout": self.dropout,
         }
 
-    def _check_input(self, x, *, head=True):
+    def check_input(self, x, *, head=True):
         """Check an input batch; return it in the parameters' dtype where no autocast does that."""
         if not isinstance(x, torch.Tensor):
             msg = f"SlicNet expects a torch.Tensor of shape (N, 1, H, W), got {type(x).__name__}"
@@ -133,7 +136,7 @@ class SlicNet(nn.Module):
         if not x.is_floating_point():
             msg = (
                 f"SlicNet expects a floating-point tensor (preprocessed images), got {x.dtype}; "
-                "use sunpy_slic.preprocess.preprocess to make one"
+                "use sunpy_slic.preprocessing.preprocess to make one"
             )
             raise TypeError(msg)
         if x.ndim != 4 or x.shape[1] != 1:
@@ -153,10 +156,16 @@ class SlicNet(nn.Module):
 
     def forward(self, x):
         """Return the logits, shape ``(N, num_classes)``, for an ``(N, 1, H, W)`` batch."""
-        x = self._check_input(x)
+        x = self.check_input(x)
         return self.classifier(self.avgpool(self.features(x)))
+
+    def forward_with_embedding(self, x):
+        """Return ``(logits, embedding)``: the logits and the pooled 512-d features they come from."""
+        f = self.features(self.check_input(x))
+        embedding = torch.flatten(nn.functional.adaptive_avg_pool2d(f, 1), 1)
+        return self.classifier(self.avgpool(f)), embedding
 
     def embed(self, x):
         """Return the pooled 512-d features before the classifier (for out-of-distribution scores)."""
-        f = self.features(self._check_input(x, head=False))
+        f = self.features(self.check_input(x, head=False))
         return torch.flatten(nn.functional.adaptive_avg_pool2d(f, 1), 1)

@@ -32,7 +32,7 @@ import os
 import numpy as np
 import torch
 
-from sunpy_slic._warnings import quiet
+from sunpy_slic.warning_filters import quiet
 from sunpy_slic.features import FEATURES
 
 __all__ = [
@@ -83,7 +83,7 @@ def _embeddings(model, data, *, batch_size, device, amp, progress, desc):
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
-    from sunpy_slic.classify import autocast_dtype
+    from sunpy_slic.classification import autocast_dtype
 
     if len(data) == 0:
         msg = "the data are empty"
@@ -240,7 +240,7 @@ def ood_scores(model, x, *, amp=False):
     `numpy.ndarray`
         The scores; compare with ``model.slic_meta.extra["ood"]["threshold"]``.
     """
-    from sunpy_slic.classify import autocast_dtype
+    from sunpy_slic.classification import autocast_dtype
 
     stats = _stats(model)
     if stats is None:

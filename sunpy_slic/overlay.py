@@ -224,8 +224,8 @@ def _classify_tiles(data, positions, tile, spec, model, *, amp="auto", compile=F
     Tiles that are mostly non-finite, constant or otherwise refused by `preprocess` give NaN.
     Returns the probabilities and the number of tiles that warned of low contrast.
     """
-    from sunpy_slic.classify import predict_proba
-    from sunpy_slic.preprocess import preprocess
+    from sunpy_slic.classification import predict_proba
+    from sunpy_slic.preprocessing import preprocess
 
     stack = np.stack([data[r : r + tile, c : c + tile] for r, c in positions])
     out = np.full((len(positions), len(FEATURES)), np.nan, dtype=np.float32)
@@ -266,7 +266,7 @@ def _classify_tiles(data, positions, tile, spec, model, *, amp="auto", compile=F
 
 def _no_tile_classified(smap, spec, tile, n):
     """Raise the SlicDataError for a map none of whose ``n`` tiles could be classified, saying why."""
-    from sunpy_slic.preprocess import preprocess
+    from sunpy_slic.preprocessing import preprocess
 
     reason = "every tile has too few finite pixels, or is constant or saturated"
     try:
@@ -334,9 +334,9 @@ def probability_map(
         Show a progress bar.
     amp : bool or str
         Reduced precision for the network (``"auto"``: bf16 where the hardware supports it; see
-        `~sunpy_slic.classify.autocast_dtype`).
+        `~sunpy_slic.classification.autocast_dtype`).
     compile : bool, str or dict
-        Run the network through `torch.compile` (see `~sunpy_slic.classify.predict_proba`).
+        Run the network through `torch.compile` (see `~sunpy_slic.classification.predict_proba`).
 
     Returns
     -------
@@ -380,7 +380,7 @@ def probability_map(
     """
     from tqdm.auto import tqdm
 
-    from sunpy_slic.classify import _resolve_model, model_spec
+    from sunpy_slic.classification import _resolve_model, model_spec
 
     smap = _check_map(smap)
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
@@ -516,8 +516,8 @@ def saliency_map(smap, feature, *, model=None, device=None):
     """
     import torch.nn.functional as F
 
-    from sunpy_slic.classify import _resolve_model, model_spec
-    from sunpy_slic.preprocess import preprocess
+    from sunpy_slic.classification import _resolve_model, model_spec
+    from sunpy_slic.preprocessing import preprocess
 
     smap = _check_map(smap)
     name = feature_name(feature)

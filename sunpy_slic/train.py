@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from sunpy_slic.classify import _to_device
+from sunpy_slic.classification import _to_device
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.model import SlicNet
 from sunpy_slic.weights import _atomic_write_bytes, _device, save_weights
@@ -41,7 +41,7 @@ _LAST = "last.json"
 
 def _amp_dtype(device, amp):
     """The autocast dtype for ``device`` (None: float32); training shares inference's choice."""
-    from sunpy_slic.classify import autocast_dtype
+    from sunpy_slic.classification import autocast_dtype
 
     return autocast_dtype(device, amp)
 
@@ -72,7 +72,7 @@ def _as_datasets(train, val, *, augment, seed, image_size):
     if spec is None:
         spec = getattr(train, "spec", None)
     if spec is None:
-        from sunpy_slic.preprocess import PreprocessSpec
+        from sunpy_slic.preprocessing import PreprocessSpec
 
         spec = PreprocessSpec(image_size=image_size or int(train[0][0].shape[-1]))
     return train, val, spec
@@ -123,7 +123,7 @@ class FitResult:
         The weights file of the epoch with the best validation accuracy (with ``checkpoint_dir``).
     metrics : dict
         `evaluate` on the validation set after the last epoch (empty without one).
-    spec : `~sunpy_slic.preprocess.PreprocessSpec`
+    spec : `~sunpy_slic.preprocessing.PreprocessSpec`
         The preprocessing of the training data.
     recipe : dict
         The training settings, stored as provenance when saved.
@@ -398,7 +398,7 @@ def evaluate(model, data, *, batch_size=64, device=None, amp="auto", progress=Tr
     out = confusion_metrics(labels.numpy(), logits.argmax(1).numpy())
     out["loss"] = float(F.cross_entropy(logits, labels))
     from sunpy_slic.calibration import expected_calibration_error
-    from sunpy_slic.classify import _temperature
+    from sunpy_slic.classification import _temperature
 
     out["ece"] = expected_calibration_error(torch.softmax(logits / _temperature(model), 1), labels)
     out["ece_uncalibrated"] = expected_calibration_error(torch.softmax(logits, 1), labels)
@@ -550,7 +550,7 @@ def fit(
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if compile:
-        from sunpy_slic.classify import _compile_options
+        from sunpy_slic.classification import _compile_options
 
         net = torch.compile(net, **_compile_options(compile))
     for epoch in range(start, epochs):

@@ -26,7 +26,7 @@ def _probabilities(result):
     """Return ({feature: probability}, title) from a ClassificationResult, table row or dict."""
     from astropy.table import Row
 
-    from sunpy_slic.classify import ClassificationResult
+    from sunpy_slic.classification import ClassificationResult
 
     if isinstance(result, ClassificationResult):
         probs, source, date = dict(result.probabilities), result.source, result.date_obs

@@ -3,7 +3,7 @@ Weights files: safetensors tensors plus JSON metadata, checked on every load.
 
 A sunpy-slic weights file is a plain `safetensors <https://huggingface.co/docs/safetensors>`__ file
 whose header metadata holds one JSON document (key ``"sunpy_slic"``) with the feature list, the model
-configuration, the `~sunpy_slic.preprocess.PreprocessSpec`, the provenance (data, recipe, seed, date,
+configuration, the `~sunpy_slic.preprocessing.PreprocessSpec`, the provenance (data, recipe, seed, date,
 versions), the metrics and the SHA-256 of the tensors. Loading checks all of it; nothing is ever
 unpickled.
 """
@@ -18,26 +18,39 @@ from pathlib import Path
 
 import torch
 
-from sunpy_slic._atomic import atomic_write_bytes as _atomic_write_bytes
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+
+from sunpy_slic._version import __version__
+from sunpy_slic.atomic import atomic_write_bytes
 from sunpy_slic.exceptions import SlicWeightsError
 from sunpy_slic.features import FEATURES
-from sunpy_slic.io import _local_path
+from sunpy_slic.io import local_path
 from sunpy_slic.model import SlicNet
-from sunpy_slic.preprocess import PreprocessSpec
+from sunpy_slic.preprocessing import PreprocessSpec
+from sunpy_slic.runtime import resolve_device
 
 __all__ = [
     "DEFAULT_WEIGHTS",
+    "META_KEY",
     "WeightsMetadata",
-    "convert_legacy",
     "default_weights_path",
     "load_model",
+    "model_metadata",
+    "model_spec",
+    "model_temperature",
     "read_weights",
     "save_weights",
+    "set_model_extra",
     "tensor_sha256",
+    "update_weights_extra",
+    "weights_bytes",
 ]
 
 FORMAT = "sunpy-slic-weights/1"
-_META_KEY = "sunpy_slic"
+#: The safetensors metadata key under which the sunpy-slic JSON document is stored.
+META_KEY = "sunpy_slic"
 
 #: File name and SHA-256 of the bundled default weights (checked on load, as torchvision does).
 DEFAULT_WEIGHTS = {
@@ -57,7 +70,7 @@ class WeightsMetadata:
         The class names in label order; must equal `~sunpy_slic.FEATURES`.
     model : dict
         `SlicNet` constructor arguments (``head``, ``image_size``, ...).
-    preprocess : `~sunpy_slic.preprocess.PreprocessSpec`
+    preprocess : `~sunpy_slic.preprocessing.PreprocessSpec`
         The preprocessing the model was trained with; `~sunpy_slic.classify` applies the same.
     provenance : dict
         Training data, recipe (epochs, lr, ...), seed, date and package versions.
@@ -119,10 +132,6 @@ def tensor_sha256(tensors):
 
 
 def _default_provenance():
-    import numpy as np
-
-    from sunpy_slic import __version__
-
     return {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "sunpy_slic": __version__,
@@ -141,7 +150,7 @@ def save_weights(model, path, *, preprocess, provenance=None, metrics=None, extr
         The model.
     path : str or `os.PathLike`
         Where to write; the file appears complete or not at all.
-    preprocess : `~sunpy_slic.preprocess.PreprocessSpec`
+    preprocess : `~sunpy_slic.preprocessing.PreprocessSpec`
         The preprocessing the model was trained with.
     provenance, metrics, extra : dict, optional
         JSON-serialisable information stored with the weights; the date and package versions are
@@ -157,15 +166,35 @@ def save_weights(model, path, *, preprocess, provenance=None, metrics=None, extr
     --------
     >>> import tempfile, pathlib
     >>> from sunpy_slic.model import SlicNet
-    >>> from sunpy_slic.preprocess import PreprocessSpec
+    >>> from sunpy_slic.preprocessing import PreprocessSpec
     >>> from sunpy_slic.weights import load_model, save_weights
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.safetensors"
     >>> meta = save_weights(SlicNet(image_size=64), path, preprocess=PreprocessSpec(image_size=64))
     >>> load_model(path).slic_meta.sha256 == meta.sha256
     True
     """
-    from safetensors.torch import save
+    data, meta = weights_bytes(
+        model, preprocess=preprocess, provenance=provenance, metrics=metrics, extra=extra, dtype=dtype
+    )
+    atomic_write_bytes(path, data)
+    return meta
 
+
+def weights_bytes(model, *, preprocess, provenance=None, metrics=None, extra=None, dtype=torch.float32):
+    """
+    Return ``(bytes, WeightsMetadata)``: the contents of the weights file `save_weights` would write.
+
+    Used to send an in-memory model to other processes (e.g. dask workers) without a file.
+
+    Examples
+    --------
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.preprocessing import PreprocessSpec
+    >>> from sunpy_slic.weights import weights_bytes
+    >>> data, meta = weights_bytes(SlicNet(image_size=32), preprocess=PreprocessSpec(image_size=32))
+    >>> len(meta.sha256)
+    64
+    """
     if not isinstance(model, SlicNet):
         msg = f"expected a sunpy_slic.model.SlicNet, got {type(model).__name__}"
         raise TypeError(msg)
@@ -195,8 +224,25 @@ def save_weights(model, path, *, preprocess, provenance=None, metrics=None, extr
         sha256=tensor_sha256(tensors),
         extra=dict(extra or {}),
     )
-    _atomic_write_bytes(path, save(tensors, metadata={_META_KEY: meta.to_json()}))
-    return meta
+    return _serialize(tensors, meta), meta
+
+
+def _serialize(tensors, meta):
+    """
+    safetensors bytes of ``tensors`` with ``meta``, never starting like a pickle.
+
+    `read_weights` refuses files whose first bytes look like a PyTorch pickle (``0x80``) or zip
+    (``PK``) before it parses them; a safetensors file starts with its header length, which can
+    begin with those bytes by chance (1 in 256). Trailing spaces in the JSON metadata move the
+    length on.
+    """
+    text = meta.to_json()
+    for pad in range(0, 64, 8):
+        data = save(tensors, metadata={META_KEY: text + " " * pad})
+        if data[:1] != b"\x80" and data[:2] != b"PK":
+            return data
+    msg = "could not serialise the weights with a readable header"  # pragma: no cover -- unreachable
+    raise RuntimeError(msg)
 
 
 def _check_safetensors_header(path):
@@ -215,7 +261,7 @@ def _check_safetensors_header(path):
     if head[:2] == b"PK" or head[:1] == b"\x80":
         msg = (
             f"{path} looks like a PyTorch pickle (.pt/.pth), not safetensors. sunpy-slic never unpickles "
-            "files; convert a legacy Slic state dict with sunpy_slic.weights.convert_legacy."
+            "files; convert a legacy Slic state dict with sunpy_slic.legacy.convert_legacy."
         )
         raise SlicWeightsError(msg)
     msg = f"{path} is not a safetensors file (truncated or wrong format)"
@@ -249,12 +295,13 @@ def read_weights(weights):
         tensors do not match the recorded SHA-256, its feature list differs from
         `~sunpy_slic.FEATURES`, or its tensors do not fit the recorded model configuration.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    path = _local_path(weights, what="weights file", argument="weights", directory_error=SlicWeightsError)
+    path = local_path(weights, what="weights file", argument="weights", directory_error=SlicWeightsError)
     _check_safetensors_header(path)
-    data = path.read_bytes()
+    return _parse(path.read_bytes(), str(path))
+
+
+def _parse(data, path):
+    """Tensors and metadata of the bytes of a weights file, checked; errors name ``path``."""
     try:
         tensors = load(data)
         header_len = struct.unpack("<Q", data[:8])[0]
@@ -262,9 +309,9 @@ def read_weights(weights):
     except (SafetensorError, ValueError, RuntimeError) as exc:
         msg = f"{path} is not a readable safetensors file: {exc}"
         raise SlicWeightsError(msg) from exc
-    text = (header.get("__metadata__") or {}).get(_META_KEY)
+    text = (header.get("__metadata__") or {}).get(META_KEY)
     if text is None:
-        msg = f"{path} is a safetensors file without sunpy-slic metadata (no {_META_KEY!r} entry)"
+        msg = f"{path} is a safetensors file without sunpy-slic metadata (no {META_KEY!r} entry)"
         raise SlicWeightsError(msg)
     meta = WeightsMetadata.from_json(text, source=str(path))
     if tuple(meta.features) != FEATURES:
@@ -280,7 +327,8 @@ def read_weights(weights):
     return tensors, meta
 
 
-def _build(tensors, meta, source):
+def build_model(tensors, meta, source):
+    """A `SlicNet` built from a weights file's tensors and metadata, with errors naming ``source``."""
     cfg = {k: meta.model[k] for k in ("head", "image_size", "num_classes", "dropout") if k in meta.model}
     try:
         model = SlicNet(**cfg)
@@ -327,8 +375,9 @@ def load_model(weights=None, *, device=None):
 
     Parameters
     ----------
-    weights : str, `os.PathLike` or None
-        A local safetensors file or ``file://`` URL; None for the bundled default weights.
+    weights : str, `os.PathLike`, bytes or None
+        A local safetensors file or ``file://`` URL, the bytes of one (see `weights_bytes`), or None
+        for the bundled default weights.
     device : str or `torch.device`, optional
         Where to put the model; by default CUDA when available, else the CPU.
 
@@ -354,59 +403,98 @@ def load_model(weights=None, *, device=None):
             msg = f"the bundled default weights {path} do not match their recorded SHA-256 {expected[:16]}…"
             raise SlicWeightsError(msg)
         weights = path
-    tensors, meta = read_weights(weights)
-    model = _build(tensors, meta, str(weights))
+    if isinstance(weights, bytes | bytearray):
+        tensors, meta = _parse(bytes(weights), "weights bytes")
+    else:
+        tensors, meta = read_weights(weights)
+    model = build_model(tensors, meta, str(weights) if not isinstance(weights, bytes | bytearray) else "bytes")
     model.slic_meta = meta
-    return model.to(_device(device)).eval()
+    return model.to(resolve_device(device)).eval()
 
 
-def _default_device():
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _device(device=None):
-    """A `torch.device` from a name or device, checked; None: CUDA where available, else the CPU."""
-    if device is None:
-        return _default_device()
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):
-        msg = f"device must be a torch device such as 'cpu', 'cuda' or 'cuda:1', got {device!r}"
-        raise ValueError(msg) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        msg = f"device {str(device)!r} was asked for, but CUDA is not available on this machine"
-        raise ValueError(msg)
-    return device
-
-
-def convert_legacy(path, out, *, dtype=torch.float32):
+def model_metadata(model, spec=None):
     """
-    Convert an original Slic ``.pth`` state dict into a sunpy-slic safetensors weights file.
+    The `WeightsMetadata` of a model: the one it was loaded with, or a new one for a model built here.
 
-    Reads the file with ``torch.load(weights_only=True)`` (no arbitrary unpickling), maps the
-    original ``layer1`` … ``layer8`` and ``classifier`` onto ``SlicNet(head="paper")`` (its
-    convolutions 9 and 10 take copies of ``layer8``, which the original applied three times, so the
-    function is identical) and writes safetensors whose metadata records the preprocessing the
-    original assumed. See `sunpy_slic.legacy.convert_legacy` for the details.
+    ``spec`` (a `~sunpy_slic.preprocessing.PreprocessSpec`) is the preprocessing of a new one;
+    by default the standard one at the model's image size.
+    """
+    if model.slic_meta is not None:
+        return model.slic_meta
+    spec = spec or PreprocessSpec(image_size=model.image_size)
+    return WeightsMetadata(features=FEATURES, model=model.config, preprocess=spec)
+
+
+def model_spec(model):
+    """
+    Return the `~sunpy_slic.preprocessing.PreprocessSpec` a model was trained with.
+
+    Examples
+    --------
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.weights import model_spec
+    >>> model_spec(SlicNet(image_size=64)).image_size
+    64
+    """
+    return model_metadata(model).preprocess
+
+
+def model_temperature(model):
+    """The calibration temperature stored with a model (1.0 where none is)."""
+    meta = model.slic_meta
+    return float(meta.extra.get("calibration", {}).get("temperature", 1.0)) if meta is not None else 1.0
+
+
+def set_model_extra(model, spec=None, **entries):
+    """
+    Set entries of ``model.slic_meta.extra`` (a new metadata object); return the new metadata.
+
+    A model built here gets new metadata first (see `model_metadata`).
+
+    Examples
+    --------
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.weights import set_model_extra
+    >>> model = SlicNet(image_size=32)
+    >>> set_model_extra(model, calibration={"temperature": 1.5}).extra["calibration"]
+    {'temperature': 1.5}
+    """
+    meta = model_metadata(model, spec)
+    model.slic_meta = dataclasses.replace(meta, extra={**meta.extra, **entries})
+    return model.slic_meta
+
+
+def update_weights_extra(weights, out, **entries):
+    """
+    Rewrite a weights file with new ``extra`` metadata entries, leaving its tensors byte-identical.
 
     Parameters
     ----------
-    path : str or `os.PathLike`
-        The original state dict.
+    weights : str or `os.PathLike`
+        The weights file to read (checked as `read_weights` does).
     out : str or `os.PathLike`
-        The weights file to write.
-    dtype : `torch.dtype`
-        Storage type of the floating-point tensors.
+        Where to write (may be ``weights`` itself; written atomically).
+    **entries
+        JSON-serialisable values to set in ``extra`` (e.g. ``calibration={...}``).
 
     Returns
     -------
     `WeightsMetadata`
+        The new metadata (the same SHA-256: the tensors do not change).
 
     Examples
     --------
-    >>> from sunpy_slic.weights import convert_legacy
-    >>> meta = convert_legacy("sol_clf.pth", "slic_original.safetensors")  # doctest: +SKIP
+    >>> import tempfile, pathlib
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.preprocessing import PreprocessSpec
+    >>> from sunpy_slic.weights import save_weights, update_weights_extra
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.safetensors"
+    >>> old = save_weights(SlicNet(image_size=32), path, preprocess=PreprocessSpec(image_size=32))
+    >>> new = update_weights_extra(path, path, calibration={"temperature": 1.5})
+    >>> new.sha256 == old.sha256, new.extra["calibration"]["temperature"]
+    (True, 1.5)
     """
-    from sunpy_slic.legacy import convert_legacy as _convert
-
-    return _convert(path, out, dtype=dtype)
+    tensors, meta = read_weights(weights)
+    meta = dataclasses.replace(meta, extra={**meta.extra, **entries})
+    atomic_write_bytes(out, _serialize(tensors, meta))
+    return meta

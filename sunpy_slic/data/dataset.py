@@ -2,7 +2,7 @@
 Training data: a folder of FITS files per feature, turned into an on-disk store and torch Datasets.
 
 `prepare_dataset` reads ``root/<feature>/*.fits`` (also ``.fits.gz``, ``.fts``, ``.fit``), applies
-the very same `~sunpy_slic.preprocess.preprocess` that classification uses, and writes a store
+the very same `~sunpy_slic.preprocessing.preprocess` that classification uses, and writes a store
 folder that `open_store` reopens::
 
     out/
@@ -10,7 +10,7 @@ folder that `open_store` reopens::
       labels.npy     int64, shape (N,): label ids 0..4 in the order of `~sunpy_slic.features.FEATURES`
       meta.ecsv      one row per image: path, feature, label, date_obs, instrument, wavelength,
                      group, split (an `astropy.table.Table`; unknown values are masked or NaN)
-      spec.json      the `~sunpy_slic.preprocess.PreprocessSpec` the images were made with
+      spec.json      the `~sunpy_slic.preprocessing.PreprocessSpec` the images were made with
       report.json    counts per class and split, the skipped files with the reason, file warnings
       manifest.json  written last: the store is complete only when it exists
 
@@ -50,13 +50,13 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from sunpy_slic._atomic import atomic_write as _atomic_write
-from sunpy_slic._atomic import tmp_name as _tmp_name
+from sunpy_slic.atomic import atomic_write as _atomic_write
+from sunpy_slic.atomic import tmp_name as _tmp_name
 from sunpy_slic.data.synthetic import _check_seed
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.features import FEATURES, feature_id
 from sunpy_slic.io import map_wavelength, read_map
-from sunpy_slic.preprocess import PreprocessSpec, preprocess
+from sunpy_slic.preprocessing import PreprocessSpec, preprocess
 
 __all__ = [
     "FITS_SUFFIXES",
@@ -797,7 +797,7 @@ def prepare_dataset(
     Each file in ``root/<feature>/`` (``*.fits``, ``*.fits.gz``, ``*.fts``, ``*.fit``; the folder
     name is matched by `~sunpy_slic.features.feature_id`, so ``flare_ribbon``, ``flare-ribbon`` and
     ``Flare ribbon`` all work) is read with `~sunpy_slic.io.read_map` and put through the same
-    `~sunpy_slic.preprocess.preprocess` that classification uses, one file at a time. Files that
+    `~sunpy_slic.preprocessing.preprocess` that classification uses, one file at a time. Files that
     cannot be used (unreadable, truncated, not 2-D, all zero, all NaN, constant, ...) are skipped;
     each is listed with the reason in ``report.json`` and a `~sunpy_slic.exceptions.SlicWarning`
     says how many. Warnings about single files (e.g. low contrast) are recorded there too.
@@ -818,7 +818,7 @@ def prepare_dataset(
         Folder of the store (created if needed).
     image_size : int, optional
         Side of the square images (default 256); give this or ``spec``.
-    spec : `~sunpy_slic.preprocess.PreprocessSpec`, optional
+    spec : `~sunpy_slic.preprocessing.PreprocessSpec`, optional
         Preprocessing settings (default ``PreprocessSpec(image_size=image_size)``).
     split : {"time", "random", None}, optional
         ``"time"`` (default): whole time sequences go to training or validation (`time_groups`,
@@ -964,7 +964,7 @@ class DatasetStore:
         int64 label ids, shape ``(N,)``.
     table : `~astropy.table.Table`
         Per image: ``path, feature, label, date_obs, instrument, wavelength, group, split``.
-    spec : `~sunpy_slic.preprocess.PreprocessSpec`
+    spec : `~sunpy_slic.preprocessing.PreprocessSpec`
         The preprocessing the images were made with.
     report : dict
         Counts per class and split, skipped files with reasons, per-file warnings.
@@ -1122,7 +1122,7 @@ class Augmentation:
     Solar features have no preferred orientation in a cut-out and are seen with varying contrast
     and noise, so the image is flipped, turned by multiples of 90°, rotated by a small angle
     (reflection padding), given a gamma (contrast) change and Gaussian noise, and finally
-    re-standardised to mean 0 and standard deviation 1, as `~sunpy_slic.preprocess.preprocess`
+    re-standardised to mean 0 and standard deviation 1, as `~sunpy_slic.preprocessing.preprocess`
     output is. (A linear contrast change would be undone by the standardisation, and the
     preprocessing is insensitive to one anyway, so none is applied.)
 

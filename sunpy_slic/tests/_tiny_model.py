@@ -21,7 +21,7 @@ from sunpy_slic.data.dataset import SlicDataset
 from sunpy_slic.data.synthetic import make_image
 from sunpy_slic.features import FEATURES
 from sunpy_slic.model import SlicNet
-from sunpy_slic.preprocess import PreprocessSpec, preprocess
+from sunpy_slic.preprocessing import PreprocessSpec, preprocess
 from sunpy_slic.weights import WeightsMetadata
 
 SPEC = PreprocessSpec(image_size=32)

@@ -786,7 +786,7 @@ def test_consistent_weights_with_a_wrong_tensor_shape_name_the_tensor(tmp_path):
     """A file whose hash matches its (wrong) tensors is still refused, naming the tensor."""
     from safetensors.torch import load_file, save_file
 
-    from sunpy_slic.preprocess import PreprocessSpec
+    from sunpy_slic.preprocessing import PreprocessSpec
     from sunpy_slic.weights import save_weights, tensor_sha256
 
     path = tmp_path / "w.safetensors"

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from sunpy_slic.batch import classify_files, read_results
-from sunpy_slic.classify import classify
+from sunpy_slic.classification import classify
 from sunpy_slic.features import FEATURES
 from sunpy_slic.weights import load_model
 

@@ -16,7 +16,7 @@ from sunpy_slic.calibration import (
     reliability_curve,
     update_weights_extra,
 )
-from sunpy_slic.classify import classify, predict_proba
+from sunpy_slic.classification import classify, predict_proba
 from sunpy_slic.data.synthetic import make_image
 from sunpy_slic.features import FEATURES
 from sunpy_slic.tests._tiny_model import SPEC, fresh_model, tiny_setup
@@ -59,7 +59,7 @@ def test_temperature_is_stored_in_the_weights_and_applied_by_classify(calibrated
     loaded = load_model(path, device="cpu")
     assert loaded.slic_meta.extra["calibration"]["temperature"] == pytest.approx(result.temperature)
     image = make_image("filament", seed=77, shape=(64, 64))[0]
-    from sunpy_slic.preprocess import preprocess
+    from sunpy_slic.preprocessing import preprocess
 
     x = preprocess(image, SPEC)
     with torch.no_grad():

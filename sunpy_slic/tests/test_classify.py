@@ -8,7 +8,7 @@ from astropy.time import Time
 
 import sunpy_slic
 from sunpy_slic import classify, load_model
-from sunpy_slic.classify import ClassificationResult
+from sunpy_slic.classification import ClassificationResult
 from sunpy_slic.data import sample_files
 from sunpy_slic.features import FEATURES
 

@@ -33,7 +33,7 @@ from sunpy_slic.data.synthetic import make_dataset
 from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.features import FEATURES
 from sunpy_slic.io import read_map
-from sunpy_slic.preprocess import PreprocessSpec, preprocess
+from sunpy_slic.preprocessing import PreprocessSpec, preprocess
 
 SIZE = 32
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from sunpy_slic import classify, load_model
-from sunpy_slic.classify import _to_device, autocast_dtype, model_spec, predict_proba
+from sunpy_slic.classification import _to_device, autocast_dtype, model_spec, predict_proba
 from sunpy_slic.data import sample_files
 from sunpy_slic.model import SlicNet
-from sunpy_slic.preprocess import preprocess
+from sunpy_slic.preprocessing import preprocess
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_predict_proba_agrees_with_plain_forward_and_leaves_the_model_alone(mode
 
 @pytest.mark.parametrize(("amp", "dtype"), [(False, torch.float32), ("bf16", torch.bfloat16)])
 def test_inference_net_folds_batchnorm_and_is_rebuilt_when_weights_change(model, batch, amp, dtype):
-    from sunpy_slic.classify import _inference_net
+    from sunpy_slic.classification import _inference_net
 
     low = None if amp is False else dtype
     net = _inference_net(model, low)
@@ -89,7 +89,7 @@ def test_compile_is_built_once_kept_off_the_state_dict_and_agrees(model, batch):
     eager = predict_proba(model, batch, amp=False)
     compiled = predict_proba(model, batch, amp=False, compile="eager")
     torch.testing.assert_close(compiled, eager)
-    from sunpy_slic.classify import _inference_net
+    from sunpy_slic.classification import _inference_net
 
     cache = _inference_net(model, None).__dict__["_slic_compiled"]
     assert len(cache) == 1

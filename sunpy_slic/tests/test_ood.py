@@ -9,7 +9,7 @@ import pytest
 import sunpy.map
 from sunpy.data.test import get_test_filepath
 
-from sunpy_slic.classify import classify
+from sunpy_slic.classification import classify
 from sunpy_slic.data import sample_files
 from sunpy_slic.data.synthetic import make_map
 from sunpy_slic.exceptions import SlicWarning
@@ -24,7 +24,7 @@ from sunpy_slic.ood import (
     set_training_domain,
     training_domain,
 )
-from sunpy_slic.preprocess import preprocess
+from sunpy_slic.preprocessing import preprocess
 from sunpy_slic.tests._tiny_model import SPEC, fresh_model, tiny_setup
 from sunpy_slic.weights import load_model, save_weights
 

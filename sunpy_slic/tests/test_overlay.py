@@ -85,7 +85,7 @@ def _training_tiles(n_maps, size=256, tile=TILE, step=16):
     limb and clear of every feature is labelled prominence, the limb class (at most two a map).
     """
     from sunpy_slic.data.synthetic import make_full_disk_map
-    from sunpy_slic.preprocess import PreprocessSpec, preprocess
+    from sunpy_slic.preprocessing import PreprocessSpec, preprocess
 
     rng = np.random.default_rng(0)
     images, labels = [], []
@@ -120,7 +120,7 @@ def spot_model(tmp_path_factory):
     """A SlicNet trained on tiles of 20 synthetic full-disk maps, saved and loaded like real weights."""
     from torch.utils.data import TensorDataset
 
-    from sunpy_slic.preprocess import PreprocessSpec
+    from sunpy_slic.preprocessing import PreprocessSpec
     from sunpy_slic.train import fit
     from sunpy_slic.weights import load_model, save_weights
 
@@ -346,7 +346,7 @@ def test_probability_map_off_disk_tiles_are_nan(untrained):
 
 
 def test_probability_map_batches_are_bounded(noise_map, untrained, monkeypatch):
-    module = sys.modules["sunpy_slic.preprocess"]  # (the package exports a function of that name)
+    module = sys.modules["sunpy_slic.preprocessing"]  # (the package exports a function of that name)
     sizes = []
     original = module.preprocess
 

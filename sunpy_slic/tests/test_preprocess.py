@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
-from sunpy_slic.preprocess import PreprocessSpec, preprocess
+from sunpy_slic.preprocessing import PreprocessSpec, preprocess
 
 SPEC = PreprocessSpec(image_size=32)
 

@@ -1,5 +1,5 @@
 """
-Property-based tests of `~sunpy_slic.preprocess.preprocess`: what it promises for *any* image.
+Property-based tests of `~sunpy_slic.preprocessing.preprocess`: what it promises for *any* image.
 
 * Any finite 2-D array of at least 32 × 32 pixels, of any numeric dtype, gives a finite float32
   tensor of the spec's shape with mean 0 and standard deviation 1, or one of the documented
@@ -26,7 +26,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.extra import numpy as hnp
 
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
-from sunpy_slic.preprocess import PreprocessSpec, preprocess
+from sunpy_slic.preprocessing import PreprocessSpec, preprocess
 
 # Hypothesis keeps its example database (and a cache) in ./.hypothesis by default; pytest.ini's
 # norecursedirs does not skip hidden folders, and hypothesis's warning about collecting it is an error

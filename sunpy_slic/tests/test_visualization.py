@@ -34,7 +34,7 @@ from matplotlib.image import AxesImage
 from sunpy.coordinates import Helioprojective
 from sunpy.map.header_helper import make_fitswcs_header
 
-from sunpy_slic.classify import ClassificationResult
+from sunpy_slic.classification import ClassificationResult
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.visualization import FEATURE_COLORS, plot_overlay, plot_probabilities
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sunpy_slic import classify
-from sunpy_slic._warnings import collected, quiet
+from sunpy_slic.warning_filters import collected, quiet
 from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.model import SlicNet
 

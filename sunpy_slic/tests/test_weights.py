@@ -8,7 +8,7 @@ import torch
 from sunpy_slic.exceptions import SlicWeightsError
 from sunpy_slic.features import FEATURES
 from sunpy_slic.model import SlicNet
-from sunpy_slic.preprocess import PreprocessSpec
+from sunpy_slic.preprocessing import PreprocessSpec
 from sunpy_slic.weights import load_model, read_weights, save_weights, tensor_sha256
 
 SPEC = PreprocessSpec(image_size=32)

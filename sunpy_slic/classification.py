@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sunpy_slic._warnings import quiet
+from sunpy_slic.warning_filters import quiet
 from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
-from sunpy_slic.preprocess import PreprocessSpec, preprocess
+from sunpy_slic.preprocessing import PreprocessSpec, preprocess
 
 __all__ = ["ClassificationResult", "autocast_dtype", "classify", "model_spec", "predict_proba"]
 
@@ -32,7 +32,7 @@ def _default_model(device):
 
 
 def model_spec(model):
-    """Return the `~sunpy_slic.preprocess.PreprocessSpec` a model was trained with."""
+    """Return the `~sunpy_slic.preprocessing.PreprocessSpec` a model was trained with."""
     meta = getattr(model, "slic_meta", None)
     return meta.preprocess if meta is not None else PreprocessSpec(image_size=model.image_size)
 
@@ -505,7 +505,7 @@ def _read_all(items, num_workers, details, spec):
     Files are decoded and preprocessed in the threads while the network runs on the batch before,
     so the network (on a GPU above all) does not wait for them.
     """
-    from sunpy_slic._prefetch import prefetch
+    from sunpy_slic.prefetch import prefetch
 
     return prefetch(_read_one, [(obj, i, details, spec) for i, obj in enumerate(items)], num_workers)
 

@@ -4,7 +4,7 @@ Reading ahead in threads: results in input order, never more than a few ahead of
 
 from collections import deque
 
-from sunpy_slic._warnings import collected
+from sunpy_slic.warning_filters import collected
 
 __all__ = ["prefetch"]
 
@@ -15,12 +15,12 @@ def prefetch(fn, calls, num_workers):
 
     With more than one worker and one call, the calls run in a thread pool while the consumer works
     on earlier results (memory stays bounded however many calls there are); warnings raised in the
-    threads are gathered and given in this thread (`sunpy_slic._warnings.collected`). An exception
+    threads are gathered and given in this thread (`sunpy_slic.warning_filters.collected`). An exception
     of a call is raised when its result is reached.
 
     Examples
     --------
-    >>> from sunpy_slic._prefetch import prefetch
+    >>> from sunpy_slic.prefetch import prefetch
     >>> list(prefetch(pow, [(2, 3), (3, 2), (10, 0)], num_workers=2))
     [8, 9, 1]
     """

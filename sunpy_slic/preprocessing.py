@@ -76,7 +76,7 @@ class PreprocessSpec:
 
     Examples
     --------
-    >>> from sunpy_slic.preprocess import PreprocessSpec
+    >>> from sunpy_slic.preprocessing import PreprocessSpec
     >>> spec = PreprocessSpec(image_size=128)
     >>> PreprocessSpec.from_json(spec.to_json()) == spec
     True
@@ -195,7 +195,7 @@ def image_data(obj, *, name=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from sunpy_slic.preprocess import image_data
+    >>> from sunpy_slic.preprocessing import image_data
     >>> image_data(np.ones((40, 50))).shape
     (40, 50)
     """
@@ -412,7 +412,7 @@ def preprocess(data, spec=None, *, device=None, names=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from sunpy_slic.preprocess import PreprocessSpec, preprocess
+    >>> from sunpy_slic.preprocessing import PreprocessSpec, preprocess
     >>> image = np.random.default_rng(0).normal(1000, 50, (300, 200))
     >>> image[10, 10] = np.nan
     >>> x = preprocess(image, PreprocessSpec(image_size=64))

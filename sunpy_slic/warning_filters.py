@@ -50,7 +50,7 @@ def collected():
     Examples
     --------
     >>> import threading, warnings
-    >>> from sunpy_slic._warnings import collected, quiet
+    >>> from sunpy_slic.warning_filters import collected, quiet
     >>> def read():
     ...     with quiet():
     ...         warnings.warn("header noise")
