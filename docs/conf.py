@@ -19,6 +19,8 @@ os.environ.setdefault("MPLBACKEND", "agg")
 from astropy.utils.exceptions import AstropyDeprecationWarning
 from matplotlib import MatplotlibDeprecationWarning
 from packaging.version import Version
+from sphinx.errors import PycodeError
+from sphinx.pycode import ModuleAnalyzer
 from sunpy.util.exceptions import SunpyDeprecationWarning, SunpyPendingDeprecationWarning
 from sunpy_sphinx_theme import PNG_ICON
 
@@ -183,8 +185,6 @@ def _reexported_data_docstring(app, what, name, obj, options, lines):
     typedoc = type(obj).__doc__
     if not typedoc or " ".join(lines).split() != inspect.cleandoc(typedoc).split():
         return
-    from sphinx.errors import PycodeError
-    from sphinx.pycode import ModuleAnalyzer
 
     modname, _, attr = name.rpartition(".")
     lines[:] = []

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from torch.utils.data import ConcatDataset
+from tqdm.auto import tqdm
 
 from sunpy_slic.calibration import calibrate, update_weights_extra
 from sunpy_slic.data.dataset import SlicDataset, open_store
@@ -72,8 +73,6 @@ def _file_dataset(files, spec):
 
 def _store_records(store, rows, progress):
     """Domain records (instrument, wavelength, plate scale) of store rows, reading each file's header."""
-    from tqdm.auto import tqdm
-
     table = store.table
     records, missing = [], 0
     for i in tqdm(rows, desc="Training-domain headers", disable=not progress):

@@ -18,6 +18,7 @@ quoted in the model card (``docs/model_card.rst``).
 """
 
 import argparse
+import hashlib
 import json
 import shutil
 import sys
@@ -193,8 +194,6 @@ def main(argv=None):
 
 
 def _sha(path):
-    import hashlib
-
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 

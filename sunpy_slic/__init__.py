@@ -4,6 +4,7 @@ sunpy-slic: classify solar images into filaments, flare ribbons, prominences, su
 A re-creation of Slic (Armstrong & Fletcher 2019, Solar Physics 294:80) for `sunpy.map.Map` images.
 """
 
+from sunpy_slic._version import __version__
 from sunpy_slic.calibration import calibrate
 from sunpy_slic.classification import ClassificationResult, classify
 from sunpy_slic.exceptions import SlicDataError, SlicWarning, SlicWeightsError
@@ -11,11 +12,6 @@ from sunpy_slic.features import FEATURES
 from sunpy_slic.overlay import detections, probability_map, reproject_to, saliency_map
 from sunpy_slic.preprocessing import PreprocessSpec, preprocess
 from sunpy_slic.weights import load_model
-
-try:
-    from sunpy_slic._version import __version__
-except ImportError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
 
 __all__ = [
     "FEATURES",

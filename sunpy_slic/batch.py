@@ -30,8 +30,8 @@ weights) and reads the files itself, so the files must be visible to the workers
 import json
 import os
 import re
-import tempfile
 import threading
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
@@ -39,9 +39,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from astropy import units as u
+from astropy.table import QTable
+from astropy.time import Time
 from tqdm.auto import tqdm
 
+from sunpy_slic._version import __version__
+from sunpy_slic.atomic import atomic_write_bytes
+from sunpy_slic.classification import infer
+from sunpy_slic.domain import check_domain
+from sunpy_slic.exceptions import SlicWarning, SlicWeightsError
+from sunpy_slic.feature_distance import ood_configuration, score_embeddings, verdict
 from sunpy_slic.features import FEATURES
+from sunpy_slic.io import map_date, map_wavelength, read_map
+from sunpy_slic.model import SlicNet
+from sunpy_slic.prefetch import prefetch
+from sunpy_slic.preprocessing import preprocess
+from sunpy_slic.validation import check_int
+from sunpy_slic.weights import load_model, model_spec, tensor_sha256, weights_bytes
 
 __all__ = ["classify_files", "read_results"]
 
@@ -81,10 +96,8 @@ class _WeightsRef:
 
 def _model_sha256(model):
     """The SHA-256 of a SlicNet's tensors: its weights file's, where it is unchanged since loading."""
-    from sunpy_slic.weights import tensor_sha256
-
     state = {k: t.detach().cpu() for k, t in model.state_dict().items()}
-    meta = getattr(model, "slic_meta", None)
+    meta = model.slic_meta
     first = None
     for dtype in (torch.float32, torch.float16, torch.bfloat16):  # the dtypes a weights file may hold
         sha = tensor_sha256({k: t.to(dtype) if t.is_floating_point() else t for k, t in state.items()})
@@ -96,24 +109,15 @@ def _model_sha256(model):
 
 def _model_bytes(model):
     """Serialise an in-memory SlicNet (with its metadata) to the bytes of a weights file."""
-    from sunpy_slic.classification import model_spec
-    from sunpy_slic.weights import save_weights
-
-    meta = getattr(model, "slic_meta", None)
+    meta = model.slic_meta
     kwargs = {}
     if meta is not None:
         kwargs = {"provenance": meta.provenance, "metrics": meta.metrics, "extra": meta.extra}
-    with tempfile.TemporaryDirectory(prefix="sunpy-slic-") as tmp:
-        path = Path(tmp) / "model.safetensors"
-        save_weights(model, path, preprocess=model_spec(model), **kwargs)
-        return path.read_bytes()
+    return weights_bytes(model, preprocess=model_spec(model), **kwargs)[0]
 
 
 def _resolve(model, device, client):
     """Return (the model for this process, or None with a client; the `_WeightsRef` that names it)."""
-    from sunpy_slic.model import SlicNet
-    from sunpy_slic.weights import load_model
-
     if model is None or isinstance(model, str | os.PathLike):
         # Loading here checks the file before any work starts; workers load the same path.
         where = "cpu" if client is not None else device
@@ -137,17 +141,11 @@ def _resolve(model, device, client):
 
 def _worker_model(ref, device):
     """Return the model for ``ref`` on ``device``, loading it once per process."""
-    from sunpy_slic.exceptions import SlicWeightsError
-    from sunpy_slic.weights import load_model
-
     key = (ref.sha256, str(device))
     with _MODEL_LOCK:
         if key not in _MODELS:
             if ref.data is not None:
-                with tempfile.TemporaryDirectory(prefix="sunpy-slic-") as tmp:
-                    path = Path(tmp) / "model.safetensors"
-                    path.write_bytes(ref.data)
-                    model = load_model(path, device=device)
+                model = load_model(ref.data, device=device)
             else:
                 model = load_model(ref.path, device=device)
             if ref.data is None and model.slic_meta.sha256 != ref.sha256:
@@ -176,10 +174,6 @@ def _load_one(source, path, spec, domain=None):
 
     With the model's training ``domain``, the row's ``_domain`` lists why the map is outside it.
     """
-    from sunpy_slic.io import map_date, map_wavelength, read_map
-    from sunpy_slic.ood import check_domain
-    from sunpy_slic.preprocessing import preprocess
-
     row = {"source": source, "date_obs": None, "instrument": "", "wavelength": np.nan, "_domain": []}
     try:
         smap = read_map(path)
@@ -199,8 +193,6 @@ def _load_one(source, path, spec, domain=None):
 
 def _loaded(pairs, spec, num_workers, domain=None):
     """Yield `_load_one` of every (source, path) in order, read and preprocessed ahead in threads."""
-    from sunpy_slic.prefetch import prefetch
-
     return prefetch(_load_one, [(source, path, spec, domain) for source, path in pairs], num_workers)
 
 
@@ -212,16 +204,12 @@ def _finish(group, model, amp):
     ``in_distribution`` and ``ood_score`` are set as `~sunpy_slic.classify` sets them; otherwise
     they are None and NaN.
     """
-    from sunpy_slic.classification import _infer, _ood_config, _verdict
-
-    stats, domain = _ood_config(model)
+    stats, domain = ood_configuration(model)
     good = [x for x, _ in group if x is not None]
     probs, scores = [], []
     if good:
-        probs, _, emb = _infer(model, torch.cat(good), amp=amp, embed=stats is not None)
+        probs, _, emb = infer(model, torch.cat(good), amp=amp, embed=stats is not None)
         if stats is not None:
-            from sunpy_slic.ood import score_embeddings
-
             scores = [float(v) for v in score_embeddings(stats, emb)]
     probs, scores = iter(probs), iter(scores)
     rows = []
@@ -234,7 +222,7 @@ def _finish(group, model, amp):
             p = next(probs)
             i = int(np.argmax(p))
             score = next(scores, None)
-            in_dist = _verdict(reasons, score, stats)[0] if (stats is not None or domain) else None
+            in_dist = verdict(reasons, score, stats)[0] if (stats is not None or domain) else None
             row.update(feature=FEATURES[i], probability=float(p[i]), status="ok", error="")
             row.update({f"p_{k}": float(v) for k, v in zip(FEATURES, p, strict=True)})
             row.update(in_distribution=in_dist, ood_score=np.nan if score is None else score)
@@ -244,11 +232,9 @@ def _finish(group, model, amp):
 
 def _rows(pairs, model, *, batch_size, amp, num_workers):
     """Yield one result row per (source, path), in order."""
-    from sunpy_slic.classification import _ood_config, model_spec
-
     spec = model_spec(model)
     group = []
-    for item in _loaded(pairs, spec, num_workers, _ood_config(model)[1]):
+    for item in _loaded(pairs, spec, num_workers, ood_configuration(model)[1]):
         group.append(item)
         if len(group) == batch_size:
             yield from _finish(group, model, amp)
@@ -269,7 +255,7 @@ def _classify_chunk(pairs, ref, batch_size, device, amp, num_workers):
 # The output folder
 # ----------------------------------------------------------------------------------------------
 def _schema(extra=None):
-    import pyarrow as pa
+    import pyarrow as pa  # noqa: PLC0415 -- optional or heavy, loaded when used
 
     fields = [
         pa.field("source", pa.string()),
@@ -297,23 +283,21 @@ def _parts(output):
 
 def _write_part(output, number, rows, info):
     """Write one part atomically: a temporary file in ``output``, then `os.replace`."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from sunpy_slic.weights import _atomic_write_bytes
+    import pyarrow as pa  # noqa: PLC0415 -- optional or heavy, loaded when used
+    import pyarrow.parquet as pq  # noqa: PLC0415 -- optional or heavy, loaded when used
 
     table = pa.Table.from_pydict({c: [r[c] for r in rows] for c in _COLUMNS}, schema=_schema(info))
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     path = output / f"part-{number:05d}.parquet"
-    _atomic_write_bytes(path, sink.getvalue().to_pybytes())
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
     return path
 
 
 def _read_parts(output, columns=None):
     """Return (pyarrow table of all parts in write order, list of each part's metadata)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # noqa: PLC0415 -- optional or heavy, loaded when used
+    import pyarrow.parquet as pq  # noqa: PLC0415 -- optional or heavy, loaded when used
 
     tables, infos = [], []
     for _, path in _parts(output):
@@ -349,10 +333,6 @@ def _output_dir(output):
 
 def _table(columns, meta):
     """Build the results QTable from a dict of column arrays."""
-    from astropy import units as u
-    from astropy.table import QTable
-    from astropy.time import Time
-
     t = QTable(meta=meta)
     t["source"] = np.asarray(columns["source"], dtype=str)
     dates = np.asarray(columns["date_obs"], dtype=object)
@@ -397,7 +377,8 @@ def read_results(output):
         masked where unknown, ``in_distribution`` where the weights carry no out-of-distribution
         information (see `sunpy_slic.ood`) or the file could not be read, and ``ood_score`` is NaN
         where there is none. The table's
-        ``meta["weights_sha256"]`` lists the weights that made the rows.
+        ``meta["weights_sha256"]`` lists the weights that made the rows and
+        ``meta["sunpy_slic_version"]`` the package versions.
 
     Raises
     ------
@@ -408,8 +389,7 @@ def read_results(output):
 
     Examples
     --------
-    >>> import tempfile
-    >>> from sunpy_slic.batch import classify_files, read_results
+    >>>     >>> from sunpy_slic.batch import classify_files, read_results
     >>> from sunpy_slic.data import sample_files
     >>> out = tempfile.mkdtemp() + "/results.parquet"
     >>> _ = classify_files(sample_files()[:2], out, progress=False)
@@ -436,19 +416,13 @@ def read_results(output):
         if len(keep) < n:  # a file written more than once: its latest row
             columns = {c: v[keep] for c, v in columns.items()}
     shas = sorted({i["weights_sha256"] for i in infos if "weights_sha256" in i})
-    return _table(columns, {"weights_sha256": shas})
+    versions = sorted({i["sunpy_slic"] for i in infos if "sunpy_slic" in i})
+    return _table(columns, {"weights_sha256": shas, "sunpy_slic_version": versions})
 
 
 # ----------------------------------------------------------------------------------------------
 # classify_files
 # ----------------------------------------------------------------------------------------------
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        msg = f"{name} must be a positive integer, got {value!r}"
-        raise ValueError(msg)
-    return value
-
-
 def _inputs(paths):
     """Return the unique (source, path to read) pairs of ``paths``, in order."""
     if isinstance(paths, str | os.PathLike):
@@ -491,7 +465,7 @@ def _done(output, sha256):
 def _lock(output):
     """Hold an exclusive lock on ``output`` while this run writes to it (released when the process ends)."""
     try:
-        import fcntl
+        import fcntl  # noqa: PLC0415 -- optional or heavy, loaded when used
     except ImportError:  # pragma: no cover - not on Windows
         return None
     f = open(output / ".lock", "w")  # noqa: SIM115 -- held open for the whole run
@@ -520,7 +494,7 @@ def _run_local(pairs, model, write, *, batch_size, chunk_size, amp, num_workers,
 def _run_dask(
     pairs, ref, client, write, *, batch_size, chunk_size, device, amp, num_workers, max_in_flight, bar
 ):
-    from distributed import as_completed
+    from distributed import as_completed  # noqa: PLC0415 -- optional or heavy, loaded when used
 
     if max_in_flight is None:
         max_in_flight = max(2, 2 * sum(client.nthreads().values()))
@@ -621,8 +595,7 @@ def classify_files(
 
     Examples
     --------
-    >>> import tempfile
-    >>> from sunpy_slic import FEATURES
+    >>>     >>> from sunpy_slic import FEATURES
     >>> from sunpy_slic.batch import classify_files
     >>> from sunpy_slic.data import sample_files
     >>> out = tempfile.mkdtemp() + "/results.parquet"
@@ -640,12 +613,12 @@ def classify_files(
     """
     pairs = _inputs(paths)
     output = _output_dir(output)
-    batch_size = _check_positive("batch_size", batch_size)
-    chunk_size = _check_positive("chunk_size", chunk_size)
+    batch_size = check_int(batch_size, "batch_size", minimum=1, what="a positive integer")
+    chunk_size = check_int(chunk_size, "chunk_size", minimum=1, what="a positive integer")
     if max_in_flight is not None:
-        _check_positive("max_in_flight", max_in_flight)
+        check_int(max_in_flight, "max_in_flight", minimum=1, what="a positive integer")
     if client is not None:
-        from distributed import Client
+        from distributed import Client  # noqa: PLC0415 -- optional or heavy, loaded when used
 
         if not isinstance(client, Client):
             msg = f"client must be a distributed.Client, got {type(client).__name__}"
@@ -744,10 +717,6 @@ def _classify_into(
     table = table[[index[source] for source, _ in pairs]]
     flagged = np.ma.filled(table["in_distribution"], True) == False  # noqa: E712 (masked: unknown)
     if flagged.any():
-        import warnings
-
-        from sunpy_slic.exceptions import SlicWarning
-
         shown = ", ".join(str(s) for s in table["source"][flagged][:5])
         more = f" and {flagged.sum() - 5} more" if flagged.sum() > 5 else ""
         warnings.warn(
@@ -761,6 +730,4 @@ def _classify_into(
 
 
 def _version():
-    from sunpy_slic import __version__
-
     return __version__

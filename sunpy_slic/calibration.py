@@ -13,15 +13,17 @@ equal width by their top probability (the confidence), and ECE is the bin-size-w
 ``|accuracy - mean confidence|`` over the bins.
 """
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.optimize import minimize_scalar
 
-from sunpy_slic.features import FEATURES
+from sunpy_slic.data.dataset import as_dataset
+from sunpy_slic.model import SlicNet
+from sunpy_slic.runtime import forward_dataset
+from sunpy_slic.weights import save_weights, set_model_extra, update_weights_extra
 
 __all__ = [
     "CalibrationResult",
@@ -167,8 +169,6 @@ def fit_temperature(logits, labels, *, bounds=(0.05, 20.0)):
     >>> round(fit_temperature(3 * calibrated, labels), 1)  # logits three times too large
     3.0
     """
-    from scipy.optimize import minimize_scalar
-
     logits = torch.as_tensor(_as_numpy(logits, np.float64))
     labels = torch.as_tensor(_as_numpy(labels, np.int64))
     _check_probs_labels(logits, labels)
@@ -272,7 +272,7 @@ def plot_reliability(probabilities, labels, *, n_bins=N_BINS, ax=None):
     >>> ax.get_xlabel()
     'Confidence (top probability)'
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- optional or heavy, loaded when used
 
     sets = probabilities if isinstance(probabilities, dict) else {"model": probabilities}
     if ax is None:
@@ -293,27 +293,6 @@ def plot_reliability(probabilities, labels, *, n_bins=N_BINS, ax=None):
     ax.set_ylabel("Accuracy")
     ax.legend(loc="upper left", fontsize="small")
     return ax
-
-
-def _meta_of(model, data):
-    """The model's WeightsMetadata, or a new one (spec from the data) for a model not loaded from a file."""
-    from sunpy_slic.preprocessing import PreprocessSpec
-    from sunpy_slic.weights import WeightsMetadata
-
-    meta = getattr(model, "slic_meta", None)
-    if meta is not None:
-        return meta
-    spec = getattr(data, "spec", None) or PreprocessSpec(image_size=model.image_size)
-    return WeightsMetadata(features=FEATURES, model=model.config, preprocess=spec)
-
-
-def _set_extra(model, data=None, **entries):
-    """Set ``model.slic_meta.extra[key] = value`` for the given entries (a new metadata object)."""
-    meta = _meta_of(model, data)
-    extra = dict(meta.extra)
-    extra.update(entries)
-    model.slic_meta = dataclasses.replace(meta, extra=extra)
-    return model.slic_meta
 
 
 def calibrate(
@@ -357,18 +336,14 @@ def calibrate(
     >>> model.slic_meta.extra["calibration"]["temperature"] == result.temperature
     True
     """
-    from sunpy_slic.model import SlicNet
-
     if not isinstance(model, SlicNet):
         msg = f"model must be a sunpy_slic.model.SlicNet, got {type(model).__name__}"
         raise TypeError(msg)
-    from sunpy_slic.train import _eval_dataset, _logits
-
-    data = _eval_dataset(val_data)
+    data = as_dataset(val_data, "val")
     if len(data) == 0:
         msg = "the calibration data are empty"
         raise ValueError(msg)
-    logits, labels = _logits(
+    logits, _, labels = forward_dataset(
         model, data, batch_size=batch_size, device=device, amp=amp, progress=progress, desc="Calibrating"
     )
     logits, labels = logits.double(), labels.long()
@@ -386,92 +361,14 @@ def calibrate(
         logits=logits.numpy(),
         labels=labels.numpy(),
     )
-    meta = _set_extra(model, data, calibration=result.to_dict())
+    meta = set_model_extra(model, getattr(data, "spec", None), calibration=result.to_dict())
     if out is not None:
-        _save_model(model, meta, out)
+        save_weights(
+            model,
+            out,
+            preprocess=meta.preprocess,
+            provenance=meta.provenance,
+            metrics=meta.metrics,
+            extra=meta.extra,
+        )
     return result
-
-
-def _serialize(tensors, meta):
-    """
-    safetensors bytes of ``tensors`` with ``meta``, never starting like a pickle.
-
-    `~sunpy_slic.weights.read_weights` refuses files whose first bytes look like a PyTorch pickle
-    (``0x80``) or zip (``PK``); a safetensors file starts with its header length, which can begin
-    with those bytes by chance (1 in 256). Trailing spaces in the JSON metadata move the length on.
-    """
-    from safetensors.torch import save
-
-    from sunpy_slic.weights import _META_KEY
-
-    text = meta.to_json()
-    for pad in range(0, 64, 8):
-        data = save(tensors, metadata={_META_KEY: text + " " * pad})
-        if data[:1] != b"\x80" and data[:2] != b"PK":
-            return data
-    msg = "could not serialise the weights with a readable header"  # pragma: no cover -- unreachable
-    raise RuntimeError(msg)
-
-
-def _save_model(model, meta, out):
-    import json
-    import struct
-
-    from safetensors.torch import load
-
-    from sunpy_slic.weights import _META_KEY, WeightsMetadata, _atomic_write_bytes, save_weights
-
-    save_weights(
-        model,
-        out,
-        preprocess=meta.preprocess,
-        provenance=meta.provenance,
-        metrics=meta.metrics,
-        extra=meta.extra,
-    )
-    data = Path(out).read_bytes()
-    if data[:1] == b"\x80" or data[:2] == b"PK":  # see _serialize
-        header = json.loads(data[8 : 8 + struct.unpack("<Q", data[:8])[0]])
-        written = WeightsMetadata.from_json(header["__metadata__"][_META_KEY])
-        _atomic_write_bytes(out, _serialize(load(data), written))
-
-
-def update_weights_extra(weights, out, **entries):
-    """
-    Rewrite a weights file with new ``extra`` metadata entries, leaving its tensors byte-identical.
-
-    Parameters
-    ----------
-    weights : str or `os.PathLike`
-        The weights file to read (checked as `~sunpy_slic.weights.read_weights` does).
-    out : str or `os.PathLike`
-        Where to write (may be ``weights`` itself; written atomically).
-    **entries
-        JSON-serialisable values to set in ``extra`` (e.g. ``calibration={...}``).
-
-    Returns
-    -------
-    `~sunpy_slic.weights.WeightsMetadata`
-        The new metadata (the same SHA-256: the tensors do not change).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from sunpy_slic.calibration import update_weights_extra
-    >>> from sunpy_slic.model import SlicNet
-    >>> from sunpy_slic.preprocessing import PreprocessSpec
-    >>> from sunpy_slic.weights import save_weights
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.safetensors"
-    >>> old = save_weights(SlicNet(image_size=32), path, preprocess=PreprocessSpec(image_size=32))
-    >>> new = update_weights_extra(path, path, calibration={"temperature": 1.5})
-    >>> new.sha256 == old.sha256, new.extra["calibration"]["temperature"]
-    (True, 1.5)
-    """
-    from sunpy_slic.weights import _atomic_write_bytes, read_weights
-
-    tensors, meta = read_weights(weights)
-    extra = dict(meta.extra)
-    extra.update(entries)
-    meta = dataclasses.replace(meta, extra=extra)
-    _atomic_write_bytes(out, _serialize(tensors, meta))
-    return meta

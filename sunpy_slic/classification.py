@@ -7,46 +7,61 @@ import os
 import warnings
 from dataclasses import dataclass, field
 
+import astropy.units as u
 import numpy as np
 import torch
+from astropy.table import QTable
+from astropy.time import Time
+from sunpy.map import GenericMap, MapSequence
 from tqdm.auto import tqdm
 
-from sunpy_slic.warning_filters import quiet
-from sunpy_slic.exceptions import SlicWarning
+from sunpy_slic.domain import check_domain
+from sunpy_slic.exceptions import SlicDataError, SlicWarning
+from sunpy_slic.feature_distance import ood_configuration, score_embeddings, verdict
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
-from sunpy_slic.preprocessing import PreprocessSpec, preprocess
+from sunpy_slic.io import map_date, map_wavelength, read_map
+from sunpy_slic.model import SlicNet
+from sunpy_slic.prefetch import prefetch
+from sunpy_slic.preprocessing import preprocess
+from sunpy_slic.runtime import (
+    autocast_dtype,
+    compiled,
+    inference_net,
+    model_device,
+    resolve_device,
+    to_device,
+)
+from sunpy_slic.validation import check_bool, check_int
+from sunpy_slic.warning_filters import quiet
+from sunpy_slic.weights import load_model, model_spec, model_temperature, provenance_meta
 
-__all__ = ["ClassificationResult", "autocast_dtype", "classify", "model_spec", "predict_proba"]
+__all__ = [
+    "ClassificationResult",
+    "autocast_dtype",
+    "classify",
+    "default_model",
+    "infer",
+    "model_spec",
+    "predict_proba",
+    "resolve_model",
+]
 
 _default_models = {}
 
 
-def _default_model(device):
-    from sunpy_slic.weights import _device, load_model
-
-    device = _device(device)
+def default_model(device=None):
+    """The bundled model on ``device``, loaded once per device and kept."""
+    device = resolve_device(device)
     key = str(device)
     if key not in _default_models:
         _default_models[key] = load_model(None, device=device)
     return _default_models[key]
 
 
-def model_spec(model):
-    """Return the `~sunpy_slic.preprocessing.PreprocessSpec` a model was trained with."""
-    meta = getattr(model, "slic_meta", None)
-    return meta.preprocess if meta is not None else PreprocessSpec(image_size=model.image_size)
-
-
-def _temperature(model):
-    meta = getattr(model, "slic_meta", None)
-    return float(meta.extra.get("calibration", {}).get("temperature", 1.0)) if meta is not None else 1.0
-
-
-def _resolve_model(model, device):
-    from sunpy_slic.model import SlicNet
-
+def resolve_model(model, device):
+    """``model`` (checked) on ``device``; None: the bundled model (see `default_model`)."""
     if model is None:
-        return _default_model(device)
+        return default_model(device)
     if not isinstance(model, SlicNet):
         msg = (
             "model must be a sunpy_slic.model.SlicNet (see sunpy_slic.load_model), "
@@ -54,118 +69,8 @@ def _resolve_model(model, device):
         )
         raise TypeError(msg)
     if device is not None:
-        from sunpy_slic.weights import _device
-
-        model = model.to(_device(device))
+        model = model.to(resolve_device(device))
     return model
-
-
-def autocast_dtype(device, amp="auto"):
-    """
-    Return the reduced-precision dtype to run a forward pass in on ``device``, or None for float32.
-
-    ``amp="auto"`` picks bfloat16 on CUDA GPUs that support it and on CPUs with native bf16
-    instructions (AVX-512-BF16 / AMX), where it is about twice as fast; ``False`` keeps float32.
-    """
-    if amp is False or amp is None:
-        return None
-    if amp not in (True, "auto", "bf16", "bfloat16", "fp16", "float16"):
-        msg = f'amp must be True, False, "auto", "bf16" or "fp16", got {amp!r}'
-        raise ValueError(msg)
-    device = torch.device(device)
-    if amp in ("fp16", "float16"):
-        return torch.float16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu":
-        try:
-            native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            native = False
-        if native or amp in ("bf16", "bfloat16"):
-            return torch.bfloat16
-    return None
-
-
-def _fold_batchnorm(features):
-    """A copy of a Sequential with each Conv2d → BatchNorm2d pair folded into one Conv2d (for eval)."""
-    from torch.nn.utils.fusion import fuse_conv_bn_weights
-
-    layers, out = list(features), []
-    for i, layer in enumerate(layers):
-        if isinstance(layer, torch.nn.BatchNorm2d) and i and isinstance(layers[i - 1], torch.nn.Conv2d):
-            conv, bn = out[-1], layer
-            conv.weight, conv.bias = fuse_conv_bn_weights(
-                conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias
-            )
-            out.append(torch.nn.Identity())  # keeps the layer indices
-        else:
-            out.append(copy.deepcopy(layer))
-    return torch.nn.Sequential(*out)
-
-
-def _inference_net(model, dtype):
-    """
-    The network `predict_proba` runs: ``model`` with its batch norms folded into the convolutions,
-    weights channels-last and, for reduced precision, stored in ``dtype`` (so no weight is cast on
-    every call). Together about 1.2x the speed of autocast on a CPU. Built once and kept with the
-    model until its parameters or buffers change. Its modules are its own (the model's train/eval
-    state is never touched); in float32 its head shares the model's weight tensors.
-    """
-    tensors = [*model.parameters(), *model.buffers()]
-    state = tuple((t.device, t.data_ptr(), t._version) for t in tensors)
-    cache = model.__dict__.setdefault("_slic_inference", {})  # a plain attribute: not a submodule
-    key = str(dtype)
-    if key in cache and cache[key][0] == state:
-        return cache[key][1]
-    net = copy.copy(model)
-    net.__dict__ = {k: v for k, v in model.__dict__.items() if not k.startswith("_slic_")}
-    net.__dict__["_modules"] = dict(model._modules)
-    with torch.no_grad():
-        net.features = _fold_batchnorm(model.features)
-        net.avgpool = copy.deepcopy(model.avgpool)
-        if dtype is not None:
-            net.features.to(dtype)
-            net.classifier = copy.deepcopy(model.classifier).to(dtype)
-        else:  # new modules, the same weight tensors
-            shared = {id(p): p for p in model.classifier.parameters()}
-            net.classifier = copy.deepcopy(model.classifier, shared)
-    net.features.to(memory_format=torch.channels_last)
-    net.eval()
-    cache[key] = (state, net)
-    return net
-
-
-def _compile_options(compile):
-    """The `torch.compile` keyword arguments ``compile`` (True, a backend name or a dict) asks for."""
-    options = {} if compile is True else ({"backend": compile} if isinstance(compile, str) else compile)
-    if not isinstance(options, dict):
-        msg = (
-            "compile must be True, False, a torch.compile backend name or a dict of its options, "
-            f"got {compile!r}"
-        )
-        raise TypeError(msg)
-    return options
-
-
-def _compiled(model, compile):
-    """``model`` itself, or (``compile`` true) its `torch.compile` version, built once and kept with it."""
-    if not compile:
-        return model
-    options = _compile_options(compile)
-    key = repr(sorted(options.items()))
-    cache = model.__dict__.setdefault("_slic_compiled", {})  # a plain attribute: not a submodule
-    if key not in cache:
-        cache[key] = torch.compile(model, **options)
-    return cache[key]
-
-
-def _to_device(x, device, dtype=None):
-    """Move a batch to ``device`` (and ``dtype``), channels-last; on CUDA via pinned memory, not blocking."""
-    if device.type == "cuda" and x.device.type == "cpu":
-        x = x.pin_memory()
-    x = x.to(device, non_blocking=True)
-    return x.to(dtype or x.dtype, memory_format=torch.channels_last)
 
 
 def predict_proba(model, x, *, temperature=None, amp="auto", compile=False):
@@ -180,12 +85,12 @@ def predict_proba(model, x, *, temperature=None, amp="auto", compile=False):
     model's calibration temperature (stored in its weights) is applied unless ``temperature`` is
     given. Softmax is always computed in float32. The model itself is not changed.
     """
-    device = next(model.parameters()).device
-    t = _temperature(model) if temperature is None else float(temperature)
+    device = model_device(model)
+    t = model_temperature(model) if temperature is None else float(temperature)
     dtype = autocast_dtype(device, amp)
-    net = _compiled(_inference_net(model, dtype), compile)
+    net = compiled(inference_net(model, dtype), compile)
     with torch.inference_mode():
-        logits = net(_to_device(x, device, dtype))
+        logits = net(to_device(x, device, dtype))
         return torch.softmax(logits.float() / t, dim=1).cpu()
 
 
@@ -196,7 +101,7 @@ def _dihedral(x, k):
     return torch.rot90(x, k % 4, dims=(-2, -1)) if k % 4 else x
 
 
-def _infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False, compile=False):
+def infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False, compile=False):
     """
     Probabilities of a preprocessed batch, with the spread over TTA / MC-dropout passes.
 
@@ -208,17 +113,17 @@ def _infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False, compil
     """
     if not tta and not mc_dropout and not embed:
         return predict_proba(model, x, amp=amp, compile=compile).numpy(), None, None
-    device = next(model.parameters()).device
-    t = _temperature(model)
+    device = model_device(model)
+    t = model_temperature(model)
     dtype = autocast_dtype(device, amp)
-    net = _inference_net(model, dtype)
-    features = _compiled(net.features, compile)
+    net = inference_net(model, dtype)
+    features = compiled(net.features, compile)
     dropouts = [m for m in net.classifier.modules() if isinstance(m, torch.nn.Dropout)]
     samples, emb = [], None
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.inference_mode():
         torch.manual_seed(0)
-        x = _to_device(x, device, dtype)
+        x = to_device(x, device, dtype)
         for k in range(8 if tta else 1):
             f = features(_dihedral(x, k))
             if k == 0 and embed:  # SlicNet.embed of the unchanged image
@@ -238,36 +143,13 @@ def _infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False, compil
     return probs, spread, emb
 
 
-def _ood_config(model):
-    """(feature statistics or None, training domain or None) stored with the model."""
-    meta = getattr(model, "slic_meta", None)
-    if meta is None:
-        return None, None
-    return meta.extra.get("ood"), meta.extra.get("training_domain")
-
-
-def _verdict(domain_reasons, score, stats):
-    """(in_distribution, reasons) from why an image is outside the training domain and its feature score."""
-    reasons = list(domain_reasons)
-    if stats is not None and score > stats["threshold"]:
-        reasons.append(
-            f"feature-distance score {score:.3g} is above the threshold {stats['threshold']:.3g} "
-            f"(which flags {stats['false_rejection']:.0%} of validation images)"
-        )
-    return not reasons, tuple(reasons)
-
-
 def _flags(img, score, stats, domain):
     """(in_distribution, reasons, domain reasons) of one image."""
-    from sunpy.map import GenericMap
-
-    from sunpy_slic.ood import check_domain
-
     is_map = isinstance(img, GenericMap)
     if stats is None and not (domain and is_map):
         return None, (), []
     domain_reasons = check_domain(img, domain) if (domain and is_map) else []
-    return (*_verdict(domain_reasons, score, stats), domain_reasons)
+    return (*verdict(domain_reasons, score, stats), domain_reasons)
 
 
 def _observer(smap):
@@ -285,10 +167,6 @@ def _map_info(obj, index, details=True):
     ``details=False`` (rows of a table) leaves out the observer and the copy of the header, which
     tables do not carry: working out the observer is a quarter of the cost of reading a file.
     """
-    from sunpy.map import GenericMap
-
-    from sunpy_slic.io import map_date, map_wavelength, read_map
-
     if isinstance(obj, str | os.PathLike):
         source = str(obj)
         obj = read_map(obj)
@@ -417,16 +295,12 @@ class ClassificationResult:
 
 
 def _is_single(data):
-    from sunpy.map import GenericMap
-
     if isinstance(data, str | os.PathLike | GenericMap):
         return True
     return isinstance(data, np.ndarray | torch.Tensor) and data.ndim == 2
 
 
 def _as_list(data):
-    from sunpy.map import MapSequence
-
     if isinstance(data, MapSequence):
         return list(data.maps)
     if isinstance(data, np.ndarray | torch.Tensor) and data.ndim == 3:
@@ -437,8 +311,6 @@ def _as_list(data):
             raise ValueError(msg)
         return list(data)
     if isinstance(data, np.ndarray | torch.Tensor):
-        from sunpy_slic.exceptions import SlicDataError
-
         msg = (
             "expected a 2-D image or a 3-D (N, H, W) batch of images, "
             f"got a {data.ndim}-D array of shape {tuple(data.shape)}"
@@ -452,10 +324,6 @@ def _as_list(data):
 
 
 def _results_table(results):
-    from astropy import units as u
-    from astropy.table import QTable
-    from astropy.time import Time
-
     t = QTable()
     t["source"] = [r.source for r in results]
     dates = [r.date_obs for r in results]
@@ -482,6 +350,7 @@ def _results_table(results):
         t["in_distribution"] = flags if all(known) else np.ma.MaskedArray(flags, mask=[not k for k in known])
         scores = [np.nan if r.ood_score is None else r.ood_score for r in results]
         t["ood_score"] = np.array(scores, dtype=np.float32)
+        t["ood_reasons"] = ["; ".join(r.ood_reasons) for r in results]
     if any(r.uncertainty is not None for r in results):
         t["uncertainty"] = np.array(
             [np.nan if r.uncertainty is None else r.uncertainty[r.feature] for r in results], np.float32
@@ -491,8 +360,6 @@ def _results_table(results):
 
 def _read_one(obj, index, details, spec):
     """Read and preprocess one input; return (image, metadata dict, preprocessed (1, 1, S, S) tensor)."""
-    from sunpy.map import GenericMap
-
     img, meta = _map_info(obj, index, details)
     name = meta["source"] if isinstance(img, GenericMap) else f"image {index}"  # errors name it
     return img, meta, preprocess(img, spec, names=[name])
@@ -505,8 +372,6 @@ def _read_all(items, num_workers, details, spec):
     Files are decoded and preprocessed in the threads while the network runs on the batch before,
     so the network (on a GPU above all) does not wait for them.
     """
-    from sunpy_slic.prefetch import prefetch
-
     return prefetch(_read_one, [(obj, i, details, spec) for i, obj in enumerate(items)], num_workers)
 
 
@@ -564,9 +429,12 @@ def classify(
     `ClassificationResult` or `~astropy.table.QTable`
         The table has columns ``source, date_obs, instrument, wavelength, feature, probability,
         p_filament, p_flare_ribbon, p_prominence, p_quiet_sun, p_sunspot``; then
-        ``in_distribution, ood_score`` when the weights carry out-of-distribution information (see
+        ``in_distribution, ood_score, ood_reasons`` (the reasons joined by "; ", empty when in
+        distribution) when the weights carry out-of-distribution information (see
         `sunpy_slic.ood`), and ``uncertainty`` (the standard deviation of the predicted feature's
-        probability) with ``tta`` or ``mc_dropout``.
+        probability) with ``tta`` or ``mc_dropout``. Its ``meta`` records how it was made: the
+        package version, the weights' SHA-256 and name, the preprocessing and the date (see
+        `~sunpy_slic.weights.provenance_meta`).
 
     Warns
     -----
@@ -587,22 +455,17 @@ def classify(
     >>> table["feature"].tolist()
     ['sunspot', 'sunspot']
     """
-    if not isinstance(batch_size, int) or batch_size < 1:
-        msg = f"batch_size must be a positive integer, got {batch_size!r}"
-        raise ValueError(msg)
-    if not isinstance(tta, bool):
-        msg = f"tta must be True or False, got {tta!r}"
-        raise TypeError(msg)
-    if isinstance(mc_dropout, bool) or not isinstance(mc_dropout, int) or mc_dropout < 0:
-        msg = f"mc_dropout must be a non-negative integer (number of passes), got {mc_dropout!r}"
-        raise ValueError(msg)
-    from sunpy.map import GenericMap
-
+    batch_size = check_int(batch_size, "batch_size", minimum=1, what="a positive integer")
+    check_bool(tta, "tta")
+    mc_dropout = check_int(
+        mc_dropout, "mc_dropout", minimum=0, what="a non-negative integer (number of passes)"
+    )
+    check_bool(progress, "progress")
     single = _is_single(data)
     items = [data] if single else _as_list(data)
-    model = _resolve_model(model, device)
+    model = resolve_model(model, device)
     spec = model_spec(model)
-    stats, domain = _ood_config(model)
+    stats, domain = ood_configuration(model)
     outside, no_wavelength = [], []
     if num_workers is None:
         num_workers = min(8, os.cpu_count() or 1)
@@ -616,7 +479,7 @@ def classify(
             if len(chunk) == batch_size or n == len(items):
                 x = torch.cat([x for _, x in chunk])
                 chunk = [info for info, _ in chunk]
-                probs, spread, emb = _infer(
+                probs, spread, emb = infer(
                     model,
                     x,
                     amp=amp,
@@ -627,8 +490,6 @@ def classify(
                 )
                 scores = [None] * len(chunk)
                 if stats is not None:
-                    from sunpy_slic.ood import score_embeddings
-
                     scores = [float(v) for v in score_embeddings(stats, emb)]
                 for i, ((img, meta), p) in enumerate(zip(chunk, probs, strict=True)):
                     in_dist, reasons, domain_reasons = _flags(img, scores[i], stats, domain)
@@ -668,4 +529,8 @@ def classify(
             SlicWarning,
             stacklevel=2,
         )
-    return results[0] if single else _results_table(results)
+    if single:
+        return results[0]
+    table = _results_table(results)
+    table.meta.update(provenance_meta(model))
+    return table

@@ -7,8 +7,21 @@ Errors print one line on standard error and exit with status 2 (bad input) or 1 
 
 import argparse
 import glob
+import io
 import sys
+from collections import Counter
 from pathlib import Path
+
+from sunpy_slic._bench import suite
+from sunpy_slic._version import __version__
+from sunpy_slic.atomic import atomic_write_bytes
+from sunpy_slic.batch import classify_files
+from sunpy_slic.classification import classify
+from sunpy_slic.data import sample_files
+from sunpy_slic.data.dataset import prepare_dataset
+from sunpy_slic.features import DISPLAY_NAMES, FEATURES
+from sunpy_slic.train import add_fit_arguments, evaluate, fit_and_save
+from sunpy_slic.weights import load_model
 
 __all__ = ["main"]
 
@@ -50,8 +63,6 @@ def _expand(paths):
 
 
 def _write_table(table, output):
-    from sunpy_slic.weights import _atomic_write_bytes
-
     output = Path(output)
     fmt = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv"}.get(output.suffix.lower())
     if fmt is None:
@@ -60,21 +71,18 @@ def _write_table(table, output):
             f"got {output.name!r}"
         )
         raise ValueError(msg)
-    import io
-
     buf = io.StringIO()
     t = table.copy()
-    if fmt == "ascii.csv" and "date_obs" in t.colnames:
-        t["date_obs"] = [d.isot if d is not None else "" for d in t["date_obs"]]
+    if fmt == "ascii.csv":
+        if "date_obs" in t.colnames:
+            t["date_obs"] = [d.isot if d is not None else "" for d in t["date_obs"]]
+        # CSV has no metadata block: the provenance goes into "# key: value" comment lines.
+        t.meta = {"comments": [f"{key}: {value}" for key, value in table.meta.items()]}
     t.write(buf, format=fmt)
-    _atomic_write_bytes(output, buf.getvalue().encode())
+    atomic_write_bytes(output, buf.getvalue().encode())
 
 
 def _cmd_classify(args):
-    from sunpy_slic.classification import classify
-    from sunpy_slic.data import sample_files
-    from sunpy_slic.weights import load_model
-
     paths = _expand(args.paths)
     if args.sample:
         paths += [str(p) for p in sample_files()]
@@ -107,14 +115,10 @@ def _cmd_classify(args):
 
 def _classify_archive(args, paths):
     """``classify --output X.parquet``: `sunpy_slic.batch.classify_files`, optionally on a dask scheduler."""
-    from collections import Counter
-
-    from sunpy_slic.batch import classify_files
-
     client = None
     if args.scheduler:
         try:
-            from distributed import Client
+            from distributed import Client  # noqa: PLC0415 -- optional or heavy, loaded when used
         except ImportError:
             msg = "--scheduler needs dask.distributed: pip install 'sunpy-slic[dask]'"
             raise ValueError(msg) from None
@@ -145,8 +149,6 @@ def _classify_archive(args, paths):
 
 
 def _cmd_prepare(args):
-    from sunpy_slic.data.dataset import prepare_dataset
-
     store = prepare_dataset(
         args.root,
         args.out,
@@ -161,37 +163,38 @@ def _cmd_prepare(args):
 
 
 def _cmd_train(args):
-    from sunpy_slic.train import _fit_and_save
-
-    return _fit_and_save(args)
+    return fit_and_save(args)
 
 
 def _cmd_evaluate(args):
-    from sunpy_slic.features import FEATURES
-    from sunpy_slic.train import evaluate
-    from sunpy_slic.weights import load_model
-
     model = load_model(args.weights, device=args.device)
     m = evaluate(model, args.store, progress=not args.no_progress)
-    print(f"accuracy {m['accuracy']:.4f} on {m['n']} images")
-    print(f"{'':14}" + "".join(f"{f[:10]:>11}" for f in FEATURES) + "   (predicted)")
-    for name, row in zip(FEATURES, m["confusion_matrix"], strict=True):
-        print(f"{name:14}" + "".join(f"{v:>11d}" for v in row))
+    print(f"{m['split']}: accuracy {m['accuracy']:.4f} on {m['n']} images ({args.store})")
+    names = [DISPLAY_NAMES[f] for f in FEATURES]
+    width = max(len(n) for n in names) + 2
+    print("confusion matrix (rows: true feature, columns: predicted feature)")
+    print(f"{'':{width}}" + "".join(f"{n:>{width}}" for n in names))
+    for name, row in zip(names, m["confusion_matrix"], strict=True):
+        print(f"{name:{width}}" + "".join(f"{v:>{width}d}" for v in row))
     return 0
 
 
 def _cmd_benchmark(args):
-    from sunpy_slic import benchmark
+    # Loaded only for this command: the benchmarks (and the Unix-only `resource` module they use)
+    # stay out of every other command's start-up.
 
-    benchmark.run(args)
+    parser = argparse.ArgumentParser(prog="sunpy-slic benchmark", description=_BENCHMARK_HELP)
+    suite.add_arguments(parser)
+    suite.run(parser.parse_args(args.args))
     return 0
 
 
-def _parser():
-    from sunpy_slic import benchmark
-    from sunpy_slic.train import _add_fit_arguments
+_BENCHMARK_HELP = "measure speed and memory against baselines in the same run (see benchmarks/RESULTS.md)"
 
+
+def _parser():
     p = argparse.ArgumentParser(prog="sunpy-slic", description="Classify solar images with Slic.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -216,37 +219,51 @@ def _parser():
         metavar="ADDRESS",
         help="with --output NAME.parquet: run on this dask.distributed scheduler (tcp://host:8786)",
     )
-    c.add_argument("--batch-size", type=int, default=32)
+    c.add_argument(
+        "--batch-size", type=int, default=32, help="images per forward pass (default: %(default)s)"
+    )
     c.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.set_defaults(func=_cmd_classify)
 
     pr = sub.add_parser("prepare", help="preprocess ROOT/<feature>/*.fits into a training store OUT")
-    pr.add_argument("root")
-    pr.add_argument("out")
-    pr.add_argument("--image-size", type=int, default=256)
-    pr.add_argument("--split", default="time", choices=["time", "random", "none"])
-    pr.add_argument("--val-fraction", type=float, default=0.1)
-    pr.add_argument("--seed", type=int, default=0)
-    pr.add_argument("--no-progress", action="store_true")
+    pr.add_argument(
+        "root", help="a folder with one sub-folder of FITS files per feature (e.g. ROOT/sunspot/)"
+    )
+    pr.add_argument("out", help="the store folder to write (resumed if a run was interrupted)")
+    pr.add_argument(
+        "--image-size", type=int, default=256, help="network input size in pixels (default: %(default)s)"
+    )
+    pr.add_argument(
+        "--split",
+        default="time",
+        choices=["time", "random", "none"],
+        help="validation split: whole time sequences on one side (time), per image (random) or none "
+        "(default: %(default)s)",
+    )
+    pr.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="fraction of images for validation (default: %(default)s)",
+    )
+    pr.add_argument("--seed", type=int, default=0, help="seed of the split (default: %(default)s)")
+    pr.add_argument("--no-progress", action="store_true", help="no progress bar")
     pr.set_defaults(func=_cmd_prepare)
 
     # The same options as python -m sunpy_slic.train (the torchrun entry point).
-    t = _add_fit_arguments(sub.add_parser("train", help="train a model on a prepared store"))
+    t = add_fit_arguments(sub.add_parser("train", help="train a model on a prepared store"))
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("evaluate", help="accuracy and confusion matrix of WEIGHTS on a store")
-    e.add_argument("weights")
-    e.add_argument("store")
-    e.add_argument("--device")
-    e.add_argument("--no-progress", action="store_true")
+    e.add_argument("weights", help="a weights file (.safetensors) or file:// URL")
+    e.add_argument("store", help="a store made by `sunpy-slic prepare`; its validation split is measured")
+    e.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
     e.set_defaults(func=_cmd_evaluate)
 
-    b = sub.add_parser(
-        "benchmark",
-        help="measure speed and memory against baselines in the same run (see benchmarks/RESULTS.md)",
-    )
-    benchmark.add_arguments(b)
+    b = sub.add_parser("benchmark", help=_BENCHMARK_HELP, add_help=False)
+    b.add_argument("args", nargs=argparse.REMAINDER, help="the benchmark's own arguments (see --help)")
     b.set_defaults(func=_cmd_benchmark)
     return p
 

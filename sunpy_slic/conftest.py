@@ -4,8 +4,15 @@ import astropy.units as u
 import matplotlib
 import numpy as np
 import pytest
+import sunpy.map
 import torch
 from astropy.coordinates import SkyCoord
+from sunpy.coordinates import frames, get_earth
+from sunpy.map.header_helper import make_fitswcs_header
+
+from sunpy_slic.model import SlicNet
+from sunpy_slic.preprocessing import PreprocessSpec
+from sunpy_slic.weights import save_weights
 
 matplotlib.use("Agg")
 
@@ -13,10 +20,6 @@ matplotlib.use("Agg")
 @pytest.fixture
 def hpc_map():
     """A small helioprojective map with a real WCS header, wavelength and observer."""
-    import sunpy.map
-    from sunpy.coordinates import frames, get_earth
-    from sunpy.map.header_helper import make_fitswcs_header
-
     date = "2021-06-01T12:00:00"
     observer = get_earth(date)
     ref = SkyCoord(
@@ -37,10 +40,6 @@ def hpc_map():
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
     """An untrained 32-pixel compact model saved as a weights file."""
-    from sunpy_slic.model import SlicNet
-    from sunpy_slic.preprocessing import PreprocessSpec
-    from sunpy_slic.weights import save_weights
-
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
     save_weights(

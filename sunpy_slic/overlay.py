@@ -8,6 +8,7 @@ or searched for regions (`detections`). `saliency_map` shows which pixels drove 
 of the whole image (Grad-CAM).
 """
 
+import contextlib
 import copy
 import math
 import numbers
@@ -16,9 +17,25 @@ import warnings
 import astropy.units as u
 import numpy as np
 import torch
+import torch.nn.functional as F
+from astropy.coordinates import SkyCoord
+from astropy.table import QTable
+from astropy.visualization import ImageNormalize
+from scipy import ndimage
+from skimage.measure import find_contours
+from sunpy.coordinates import HeliographicStonyhurst, Helioprojective, propagate_with_solar_surface
+from sunpy.map import GenericMap
+from tqdm.auto import tqdm
 
+from sunpy_slic._version import __version__
+from sunpy_slic.classification import predict_proba, resolve_model
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES, feature_name
+from sunpy_slic.io import map_date
+from sunpy_slic.preprocessing import preprocess
+from sunpy_slic.validation import check_bool
+from sunpy_slic.warning_filters import quiet
+from sunpy_slic.weights import model_spec, tensor_sha256
 
 __all__ = ["detections", "probability_map", "reproject_to", "saliency_map"]
 
@@ -52,8 +69,6 @@ _DATA_STAT_KEYS = (
 # Helpers
 # ----------------------------------------------------------------------------------------------
 def _check_map(smap, name="smap"):
-    from sunpy.map import GenericMap
-
     if not isinstance(smap, GenericMap):
         msg = f"{name} must be a sunpy Map, got {type(smap).__module__}.{type(smap).__qualname__}"
         raise TypeError(msg)
@@ -114,32 +129,112 @@ def _tile_geometry(smap, tile, stride):
 
 def _weights_id(model):
     """First 16 hex digits of the SHA-256 of a model's tensors."""
-    meta = getattr(model, "slic_meta", None)
+    meta = model.slic_meta
     if meta is not None and meta.sha256:
         return meta.sha256[:16]
-    from sunpy_slic.weights import tensor_sha256
 
     return tensor_sha256(model.state_dict())[:16]
 
 
 def _version():
-    try:
-        from sunpy_slic import __version__
-    except ImportError:  # pragma: no cover
-        return "unknown"
     return __version__
 
 
-def _derived_meta(meta, keywords, history):
+#: Keywords by which sunpy recognises an instrument's map class, kept under SRC* names in derived
+#: maps so that a probability map is never re-interpreted as the instrument's image (a GONG H-alpha
+#: map class, for one, derives its plate scale from the solar radius and ignores CDELT).
+_IDENTITY_KEYS = {
+    "instrume": "srcinst",
+    "telescop": "srctele",
+    "detector": "srcdet",
+    "obsrvtry": "srcobs",
+    "origin": "srcorig",
+    "imtype": "srcimtyp",
+    "wavelnth": "srcwave",
+    "waveunit": "srcwunit",
+    "wave": "srcwavtx",
+    "content": "srccont",
+    "measrmnt": "srcmeas",
+    "model": "srcmodel",
+    "pname": "srcpname",
+    "dtype": "srcdtype",
+    "camera": "srccam",
+}
+
+
+def _explicit_meta(smap):
     """
-    Deep-copy ``meta`` for a derived map: drop data statistics and the source's own ``SLIC*``
-    keywords (which would contradict the new ones), set BUNIT '' and ``keywords``, append HISTORY.
+    A deep copy of ``smap.meta`` whose WCS and observer are written out as sunpy sees them.
+
+    Map classes may derive the plate scale, reference pixel or observer from other keywords than
+    CDELT/CRPIX/HGLN_OBS (GONG, for one, from the solar radius); derived maps are plain
+    `~sunpy.map.GenericMap` objects, so they carry the values explicitly: CTYPE, CUNIT, CRPIX,
+    CRVAL, CDELT and PC from ``smap.wcs``, and the observer's location.
+    """
+    meta = copy.deepcopy(smap.meta)
+    for key in [k for k in meta if k.lower().startswith(("cd1_", "cd2_", "pc1_", "pc2_", "crota"))]:
+        meta.pop(key)
+    # sunpy's own view of the map (class overrides included), in the units of its spatial axes.
+    ctype = smap.wcs.wcs.ctype
+    ref = smap.reference_coordinate.spherical
+    scale = (smap.scale.axis1, smap.scale.axis2)
+    crval = (ref.lon, ref.lat)
+    crpix = (smap.reference_pixel.x, smap.reference_pixel.y)
+    pc = np.asarray(smap.rotation_matrix, dtype=float)
+    for axis in (1, 2):
+        unit = smap.spatial_units[axis - 1]
+        meta[f"ctype{axis}"] = ctype[axis - 1]
+        meta[f"cunit{axis}"] = unit.to_string("fits")
+        meta[f"crpix{axis}"] = float(crpix[axis - 1].to_value(u.pix)) + 1  # FITS: 1-based
+        meta[f"crval{axis}"] = float(crval[axis - 1].to_value(unit))
+        meta[f"cdelt{axis}"] = float(scale[axis - 1].to_value(unit / u.pix))
+        for j in (1, 2):
+            meta[f"pc{axis}_{j}"] = float(pc[axis - 1, j - 1])
+    with quiet():
+        date = map_date(smap)  # the source class's own reading of its date keywords
+    if date is not None:
+        for key in ("date_obs", "date-beg", "date-avg", "date-end", "time-obs", "date_end"):
+            meta.pop(key, None)
+        meta["date-obs"] = date.utc.isot
+        meta["timesys"] = "UTC"
+    with quiet():
+        try:
+            observer = smap.observer_coordinate
+        except Exception:  # a map without an observer has none to write
+            observer = None
+    if observer is not None:
+        obs = observer.transform_to(HeliographicStonyhurst(obstime=observer.obstime))
+        meta["hgln_obs"] = float(obs.lon.to_value(u.deg))
+        meta["hglt_obs"] = float(obs.lat.to_value(u.deg))
+        meta["dsun_obs"] = float(obs.radius.to_value(u.m))
+        for key in ("crln_obs", "crlt_obs", "heex_obs", "heey_obs", "heez_obs", "haex_obs", "haey_obs"):
+            meta.pop(key, None)
+    return meta
+
+
+def _derived_meta(meta, keywords, history, description):
+    """
+    The meta of a map derived from a source map's ``meta`` (see `_explicit_meta`).
+
+    Data statistics and the source's own ``SLIC*`` keywords (which would contradict the new ones)
+    are dropped; the keywords by which sunpy recognises an instrument are kept as ``SRC*``
+    keywords and the map describes itself as ``description`` (its DETECTOR, so its title reads
+    e.g. "sunpy-slic P(Sunspot) 2011-10-08 11:15:33"); BUNIT is '' and ``keywords`` are set; a
+    HISTORY line is appended.
     """
     new = copy.deepcopy(meta)
     for key in [k for k in new if k.lower() in _DATA_STAT_KEYS or k.lower().startswith("slic")]:
         new.pop(key)
-    new["bunit"] = ""
     comments = dict(new.get("keycomments", {}) or {})
+    for key, kept in _IDENTITY_KEYS.items():
+        if key in new:
+            value = new.pop(key)
+            if value not in (None, ""):
+                new[kept] = value
+                comments[kept.upper()] = f"source {key.upper()}"
+    new["instrume"] = "sunpy-slic"
+    new["detector"] = description
+    new["bunit"] = ""
     for key, (value, comment) in keywords.items():
         new[key.lower()] = value
         comments[key.upper()] = comment
@@ -150,22 +245,19 @@ def _derived_meta(meta, keywords, history):
 
 
 def _set_plot_settings(out, cmap="viridis"):
-    from astropy.visualization import ImageNormalize
-
     out.plot_settings["cmap"] = cmap
     out.plot_settings["norm"] = ImageNormalize(vmin=0, vmax=1)
     return out
 
 
 def _new_map(data, meta):
-    import sunpy.map
-
-    return sunpy.map.Map(data, meta)
+    # GenericMap itself: no instrument class may re-interpret a derived map's keywords.
+    return GenericMap(data, meta)
 
 
 def _grid_meta(smap, tile, stride, y0, x0, n_rows, n_cols):
     """Meta of the coarse grid: pixel (i, j) lies at the centre of tile (i, j) of the source."""
-    meta = copy.deepcopy(smap.meta)
+    meta = _explicit_meta(smap)
     # Source pixel (0-based) of output pixel k along an axis: off + stride * k.
     offsets = (x0 + (tile - 1) / 2, y0 + (tile - 1) / 2)
     ref = smap.reference_pixel
@@ -188,7 +280,6 @@ def _tile_mask(smap, tile, stride, y0, x0, n_rows, n_cols, max_radius):
     keep = np.ones((n_rows, n_cols), dtype=bool)
     if max_radius is None:
         return keep
-    from sunpy.coordinates import Helioprojective
 
     with warnings.catch_warnings():
         # A map without an observer has no solar radius to compare with: keep every tile.
@@ -224,9 +315,6 @@ def _classify_tiles(data, positions, tile, spec, model, *, amp="auto", compile=F
     Tiles that are mostly non-finite, constant or otherwise refused by `preprocess` give NaN.
     Returns the probabilities and the number of tiles that warned of low contrast.
     """
-    from sunpy_slic.classification import predict_proba
-    from sunpy_slic.preprocessing import preprocess
-
     stack = np.stack([data[r : r + tile, c : c + tile] for r, c in positions])
     out = np.full((len(positions), len(FEATURES)), np.nan, dtype=np.float32)
     if stack.dtype.kind == "f":
@@ -266,8 +354,6 @@ def _classify_tiles(data, positions, tile, spec, model, *, amp="auto", compile=F
 
 def _no_tile_classified(smap, spec, tile, n):
     """Raise the SlicDataError for a map none of whose ``n`` tiles could be classified, saying why."""
-    from sunpy_slic.preprocessing import preprocess
-
     reason = "every tile has too few finite pixels, or is constant or saturated"
     try:
         with warnings.catch_warnings():
@@ -378,10 +464,6 @@ def probability_map(
     >>> bool(np.allclose(sum(m.data for m in probs.values()), 1))
     True
     """
-    from tqdm.auto import tqdm
-
-    from sunpy_slic.classification import _resolve_model, model_spec
-
     smap = _check_map(smap)
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         msg = f"batch_size must be a positive integer, got {batch_size!r}"
@@ -390,7 +472,7 @@ def probability_map(
         msg = f"max_radius must be a positive number of solar radii or None, got {max_radius!r}"
         raise ValueError(msg)
     tile, stride, y0, x0, n_rows, n_cols = _tile_geometry(smap, tile, stride)
-    model = _resolve_model(model, device)
+    model = resolve_model(model, device)
     spec = model_spec(model)
 
     grid_meta = _grid_meta(smap, tile, stride, y0, x0, n_rows, n_cols)
@@ -445,7 +527,7 @@ def probability_map(
             f"sunpy-slic {version}: P({DISPLAY_NAMES[name]}) of {tile}x{tile} pixel tiles every "
             f"{stride} pixels, weights {weights}"
         )
-        meta = _derived_meta(grid_meta, keywords, history)
+        meta = _derived_meta(grid_meta, keywords, history, f"sunpy-slic P({DISPLAY_NAMES[name]})")
         out[name] = _set_plot_settings(_new_map(probs[k], meta))
     return out
 
@@ -514,15 +596,10 @@ def saliency_map(smap, feature, *, model=None, device=None):
     >>> bool(np.nanmin(sal.data) >= 0 and np.nanmax(sal.data) <= 1)
     True
     """
-    import torch.nn.functional as F
-
-    from sunpy_slic.classification import _resolve_model, model_spec
-    from sunpy_slic.preprocessing import preprocess
-
     smap = _check_map(smap)
     name = feature_name(feature)
     label = FEATURES.index(name)
-    model = _resolve_model(model, device)
+    model = resolve_model(model, device)
     spec = model_spec(model)
     dev = next(model.parameters()).device
     layer = _last_conv_activation_index(model)
@@ -561,7 +638,9 @@ def saliency_map(smap, feature, *, model=None, device=None):
         "SLICVER": (version, "sunpy-slic version"),
     }
     history = f"sunpy-slic {version}: Grad-CAM saliency of {DISPLAY_NAMES[name]}, weights {weights_id}"
-    meta = _derived_meta(smap.meta, keywords, history)
+    meta = _derived_meta(
+        _explicit_meta(smap), keywords, history, f"sunpy-slic saliency({DISPLAY_NAMES[name]})"
+    )
     return _set_plot_settings(_new_map(cam, meta), cmap="inferno")
 
 
@@ -570,8 +649,6 @@ def saliency_map(smap, feature, *, model=None, device=None):
 # ----------------------------------------------------------------------------------------------
 def _as_prob_dict(prob_maps, name="prob_maps"):
     """A {feature: Map} dict from a dict of maps or a single probability map."""
-    from sunpy.map import GenericMap
-
     if isinstance(prob_maps, GenericMap):
         feat = prob_maps.meta.get("slicfeat")
         if feat is None:
@@ -608,8 +685,6 @@ def _select(prob_maps, features, default):
 
 
 def _empty_center(smap):
-    from astropy.coordinates import SkyCoord
-
     lon, lat = (u.Quantity([], unit) for unit in smap.spatial_units)
     return SkyCoord(lon, lat, frame=smap.coordinate_frame)
 
@@ -638,10 +713,17 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=1, features=None):
     `~astropy.table.QTable`
         One row per region, sorted by feature (in `~sunpy_slic.FEATURES` order) then by decreasing
         peak probability, with columns ``feature``; ``center`` (`~astropy.coordinates.SkyCoord` in
-        the map's frame, e.g. helioprojective with its observer: the probability-weighted
-        centroid); ``area`` (arcsec², from the pixel count and the stride-scaled pixel area);
-        ``peak_probability``; ``mean_probability``; ``n_pixels``. Empty, with these columns, when
-        nothing is found.
+        the map's frame, e.g. helioprojective with its observer and time: the probability-weighted
+        centroid); ``bottom_left`` and ``top_right`` (SkyCoord corners of the region's bounding
+        box, pixel edges included); ``contour`` (the region's outline as a SkyCoord polygon, one
+        per row, from `skimage.measure.find_contours` on the region, closed: its last point is its
+        first); ``area`` (arcsec², from the pixel count and the stride-scaled pixel area);
+        ``area_msh`` (area on the solar surface in millionths of the solar hemisphere, corrected
+        for foreshortening at the centroid; NaN for regions centred off the disk or within 3° of
+        the limb, and for maps without a known solar radius); ``peak_probability``;
+        ``mean_probability``; ``n_pixels``. Empty, with these columns, when nothing is found.
+        ``meta`` holds the threshold, ``min_pixels`` and the probability maps' sunpy-slic keywords
+        (weights, method, version), and the out-of-distribution verdict where the maps carry one.
 
     Examples
     --------
@@ -666,9 +748,6 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=1, features=None):
     >>> len(detections({"sunspot": tiny_map(0 * p)}))
     0
     """
-    from astropy.table import QTable
-    from scipy import ndimage
-
     maps = _as_prob_dict(prob_maps)
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold <= 1:
         msg = f"threshold must be a probability in (0, 1], got {threshold!r}"
@@ -678,7 +757,7 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=1, features=None):
         raise ValueError(msg)
     names = _select(maps, features, default=[f for f in FEATURES if f != "quiet_sun"])
 
-    rows, centers = [], []
+    rows, centers, bottom_left, top_right, contours = [], [], [], [], []
     structure = np.ones((3, 3), dtype=bool)
     for name in names:
         smap = maps[name]
@@ -707,36 +786,90 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=1, features=None):
         counts = n_pix[good - 1][order]
         peak = np.asarray(peak)[order]
         mean = total[order] / counts
-        rows += [(name, c * pixel_area, pk, m, c) for c, pk, m in zip(counts, peak, mean, strict=True)]
+        boxes = ndimage.find_objects(labels)
+        corners_lo, corners_hi = [], []
+        for k in good[order]:
+            ys, xs = boxes[k - 1]
+            corners_lo.append((xs.start - 0.5, ys.start - 0.5))
+            corners_hi.append((xs.stop - 0.5, ys.stop - 0.5))
+            contours.append(_region_contour(smap, labels == k))
+        lo, hi = np.array(corners_lo), np.array(corners_hi)
+        bottom_left.append(smap.wcs.pixel_to_world(lo[:, 0], lo[:, 1]))
+        top_right.append(smap.wcs.pixel_to_world(hi[:, 0], hi[:, 1]))
+        msh = _area_msh(smap, centers[-1], counts * pixel_area)
+        rows += [
+            (name, c * pixel_area, pk, m, c, a) for c, pk, m, a in zip(counts, peak, mean, msh, strict=True)
+        ]
 
     table = QTable()
     table["feature"] = np.array([r[0] for r in rows], dtype="U12")
-    if centers:
-        try:
-            table["center"] = np.concatenate(centers) if len(centers) > 1 else centers[0]
-        except (ValueError, TypeError) as exc:
-            msg = f"the probability maps are in different coordinate frames and cannot be combined ({exc})"
-            raise ValueError(msg) from exc
-    else:
-        table["center"] = _empty_center(next(iter(maps.values())))
+    first = next(iter(maps.values()))
+    for column, coords in (("center", centers), ("bottom_left", bottom_left), ("top_right", top_right)):
+        if coords:
+            try:
+                table[column] = np.concatenate(coords) if len(coords) > 1 else coords[0]
+            except (ValueError, TypeError) as exc:
+                msg = (
+                    f"the probability maps are in different coordinate frames and cannot be combined ({exc})"
+                )
+                raise ValueError(msg) from exc
+        else:
+            table[column] = _empty_center(first)
+    table["contour"] = np.empty(len(contours), dtype=object)
+    for i, c in enumerate(contours):
+        table["contour"][i] = c
     table["area"] = u.Quantity([r[1] for r in rows], u.arcsec**2)
+    table["area_msh"] = np.array([r[5] for r in rows], dtype=np.float64)
     table["peak_probability"] = np.array([r[2] for r in rows], dtype=np.float32)
     table["mean_probability"] = np.array([r[3] for r in rows], dtype=np.float32)
     table["n_pixels"] = np.array([r[4] for r in rows], dtype=np.int64)
     table.meta["threshold"] = float(threshold)
     table.meta["min_pixels"] = int(min_pixels)
+    for key, value in first.meta.items():
+        if key.lower().startswith("slic") and key.lower() not in ("slicfeat",):
+            table.meta[key.upper()] = value
+    table.meta["date_obs"] = first.meta.get("date-obs")
     return table
+
+
+def _region_contour(smap, region):
+    """The outline of a boolean region as a closed SkyCoord polygon (the longest contour)."""
+    padded = np.pad(region.astype(float), 1)
+    paths = find_contours(padded, 0.5)
+    path = max(paths, key=len) - 1  # back to unpadded pixel indices
+    if not np.allclose(path[0], path[-1]):
+        path = np.vstack([path, path[:1]])
+    return smap.wcs.pixel_to_world(path[:, 1], path[:, 0])
+
+
+def _area_msh(smap, centers, area):
+    """Areas (arcsec², projected) in millionths of the solar hemisphere, corrected at the centroids."""
+    with quiet():
+        try:
+            rsun = smap.rsun_obs.to_value(u.arcsec)
+            distance = np.hypot(centers.Tx.to_value(u.arcsec), centers.Ty.to_value(u.arcsec))
+        except (AttributeError, TypeError, ValueError, u.UnitsError):
+            return np.full(len(area), np.nan)
+    rho = distance / rsun
+    mu = np.sqrt(np.clip(1 - rho**2, 0, None))
+    msh = np.asarray(area) / (np.maximum(mu, 1e-9) * 2 * np.pi * rsun**2) * 1e6
+    # Within ~3 degrees of the limb (mu < 0.05) and beyond it the correction means nothing.
+    return np.where(mu >= 0.05, msh, np.nan)
 
 
 # ----------------------------------------------------------------------------------------------
 # Reprojection
 # ----------------------------------------------------------------------------------------------
-def reproject_to(prob_map, target_map):
+def reproject_to(prob_map, target_map, *, rotate=False, max_time_difference=10 * u.min):
     """
     Carry a probability (or saliency) map onto another map's pixel grid.
 
     Uses `reproject.reproject_interp` (bilinear); pixels of the target outside the probability map
-    are NaN.
+    are NaN. The Sun rotates by about 10° a day: when the two maps were taken more than
+    ``max_time_difference`` apart, features land in the wrong place unless ``rotate=True``, which
+    moves them with the solar surface (differential rotation, through sunpy's
+    `~sunpy.coordinates.propagate_with_solar_surface`); without it a
+    `~sunpy_slic.exceptions.SlicWarning` says so.
 
     Parameters
     ----------
@@ -744,6 +877,11 @@ def reproject_to(prob_map, target_map):
         From `probability_map` or `saliency_map`; a dict is reprojected map by map.
     target_map : `~sunpy.map.GenericMap`
         The map whose WCS and shape the result takes.
+    rotate : bool
+        Follow differential rotation between the two maps' times (on-disk features; the sky above
+        the limb does not rotate with the surface and comes out NaN).
+    max_time_difference : `~astropy.units.Quantity`
+        A larger difference without ``rotate`` gives a warning.
 
     Returns
     -------
@@ -769,19 +907,33 @@ def reproject_to(prob_map, target_map):
     >>> out.data.shape, float(out.data[4, 4]), out.meta["slicfeat"]
     ((8, 8), 0.25, 'sunspot')
     """
-    from reproject import reproject_interp
+    from reproject import reproject_interp  # noqa: PLC0415 -- optional or heavy, loaded when used
 
     _check_map(target_map, name="target_map")
     if isinstance(prob_map, dict):
         return {key: reproject_to(m, target_map) for key, m in prob_map.items()}
     _check_map(prob_map, name="prob_map")
-    data = reproject_interp(
-        (np.asarray(prob_map.data, dtype=np.float64), prob_map.wcs),
-        target_map.wcs,
-        shape_out=target_map.data.shape,
-        order="bilinear",
-        return_footprint=False,
-    ).astype(np.float32)
+    check_bool(rotate, "rotate")
+    with quiet():
+        t_from, t_to = map_date(prob_map), map_date(target_map)
+    apart = abs((t_to - t_from).to(u.min)) if t_from is not None and t_to is not None else None
+    if apart is not None and apart > max_time_difference and not rotate:
+        warnings.warn(
+            f"the probability map ({t_from.isot}) and the target map ({t_to.isot}) were taken "
+            f"{apart.to(u.day):.2f} apart; solar rotation moves features by about 13 degrees a day, "
+            "so they are drawn in the wrong place: pass rotate=True to follow the solar surface",
+            SlicWarning,
+            stacklevel=2,
+        )
+    context = propagate_with_solar_surface() if rotate else contextlib.nullcontext()
+    with context:
+        data = reproject_interp(
+            (np.asarray(prob_map.data, dtype=np.float64), prob_map.wcs),
+            target_map.wcs,
+            shape_out=target_map.data.shape,
+            order="bilinear",
+            return_footprint=False,
+        ).astype(np.float32)
     comments = prob_map.meta.get("keycomments", {}) or {}
     keywords = {
         key.upper(): (value, comments.get(key.upper(), ""))
@@ -789,8 +941,12 @@ def reproject_to(prob_map, target_map):
         if key.lower().startswith("slic")
     }
     source = prob_map.meta.get("slicfeat", "map")
-    history = f"sunpy-slic {_version()}: {source} reprojected onto this grid with reproject_interp (bilinear)"
-    meta = _derived_meta(target_map.meta, keywords, history)
+    how = " following differential rotation" if rotate else ""
+    history = (
+        f"sunpy-slic {_version()}: {source} reprojected onto this grid with reproject_interp (bilinear){how}"
+    )
+    description = prob_map.meta.get("detector") or f"sunpy-slic {source}"
+    meta = _derived_meta(_explicit_meta(target_map), keywords, history, description)
     out = _new_map(data, meta)
     out.plot_settings.update({k: v for k, v in prob_map.plot_settings.items() if k in ("cmap", "norm")})
     return out

@@ -3,6 +3,7 @@ Reading ahead in threads: results in input order, never more than a few ahead of
 """
 
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 from sunpy_slic.warning_filters import collected
 
@@ -29,7 +30,6 @@ def prefetch(fn, calls, num_workers):
         for args in calls:
             yield fn(*args)
         return
-    from concurrent.futures import ThreadPoolExecutor
 
     with collected(), ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="slic-read") as pool:
         pending = deque()

@@ -33,8 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sunpy.map import GenericMap, MapSequence
 
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
+from sunpy_slic.io import read_map
 
 __all__ = ["MIN_IMAGE_SIZE", "PreprocessSpec", "image_data", "preprocess"]
 
@@ -199,12 +201,8 @@ def image_data(obj, *, name=None):
     >>> image_data(np.ones((40, 50))).shape
     (40, 50)
     """
-    from sunpy.map import GenericMap
-
     label = f" ({name})" if name else ""
     if isinstance(obj, str | os.PathLike):
-        from sunpy_slic.io import read_map
-
         obj = read_map(obj)
     mask = None
     if isinstance(obj, GenericMap):
@@ -326,8 +324,6 @@ def _robust_fill(data, spec, name):
 
 def _items(data):
     """Split the input of `preprocess` into a list of (image, name) pairs."""
-    from sunpy.map import GenericMap, MapSequence
-
     if isinstance(data, np.ndarray | torch.Tensor) and data.ndim == 3:
         return [(d, f"image {i}") for i, d in enumerate(data)]
     if isinstance(data, MapSequence):

@@ -23,6 +23,7 @@ __all__ = [
     "default_device",
     "forward_dataset",
     "inference_net",
+    "model_device",
     "resolve_device",
     "to_device",
 ]
@@ -100,7 +101,7 @@ def autocast_dtype(device, amp="auto"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu":
         try:
-            native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+            native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())  # noqa: SLF001 -- torch has no public test
         except (AttributeError, RuntimeError):
             native = False
         if native or amp in ("bf16", "bfloat16"):
@@ -165,7 +166,8 @@ def fold_batchnorm(features):
 
 def _weights_state(model):
     tensors = [*model.parameters(), *model.buffers()]
-    return tuple((t.device, t.data_ptr(), t._version) for t in tensors)
+    # A tensor's version counter moves on every in-place change (optimizer steps, load_state_dict).
+    return tuple((t.device, t.data_ptr(), t._version) for t in tensors)  # noqa: SLF001
 
 
 def inference_net(model, dtype):
@@ -185,7 +187,7 @@ def inference_net(model, dtype):
         return cache[key][1]
     net = copy.copy(model)
     net.__dict__ = dict(model.__dict__)
-    net.__dict__["_modules"] = dict(model._modules)
+    net.__dict__["_modules"] = dict(model._modules)  # noqa: SLF001 -- a shallow copy of the module tree
     with torch.no_grad():
         net.features = fold_batchnorm(model.features)
         net.avgpool = copy.deepcopy(model.avgpool)

@@ -1,8 +1,12 @@
 """
 Train and evaluate SlicNet models on your own data.
 
-`fit` follows the paper's recipe by default (SGD with Nesterov momentum 0.9, lr 5e-4, 5 epochs) and
-adds what a reliable training run needs: a leakage-safe validation split, per-epoch metrics, atomic
+`fit` takes its settings from one `FitOptions` object, which the ``sunpy-slic train`` command, the
+``torchrun`` entry point and the recipe stored in every weights file share. The default recipe
+(SGD with Nesterov momentum 0.9, lr 0.01 with one warm-up epoch and a cosine decay, batch 16) learns
+from scratch on small and large data sets alike; the paper's (lr 5e-4, constant, batch 32) is
+``FitOptions.paper()`` or ``sunpy-slic train --recipe paper``. `fit` adds what a reliable training
+run needs: a leakage-safe validation split, per-epoch metrics, atomic
 checkpoints (weights and optimiser state, both in safetensors) and resumption of a killed run.
 
 Launched by ``torchrun`` (more than one process, ``RANK``/``WORLD_SIZE`` set), `fit` trains with
@@ -14,47 +18,228 @@ runs as a script for this::
     torchrun --nproc-per-node=4 -m sunpy_slic.train my_store --epochs 5 --output my_model.safetensors
 """
 
+import argparse
+import dataclasses
 import json
 import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
-from sunpy_slic.classification import _to_device
+from sunpy_slic.atomic import atomic_write_bytes
+from sunpy_slic.calibration import expected_calibration_error
+from sunpy_slic.data.dataset import DatasetStore, as_dataset, open_store
+from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.model import SlicNet
-from sunpy_slic.weights import _atomic_write_bytes, _device, save_weights
+from sunpy_slic.preprocessing import PreprocessSpec
+from sunpy_slic.runtime import (
+    autocast_dtype,
+    compile_options,
+    forward_dataset,
+    resolve_device,
+    to_device,
+)
+from sunpy_slic.validation import (
+    check_bool,
+    check_int,
+    check_positive_float,
+    check_probability,
+    check_seed,
+)
+from sunpy_slic.weights import build_model, model_temperature, read_weights, save_weights
 
-__all__ = ["FitResult", "evaluate", "fit", "main", "plot_confusion_matrix"]
+__all__ = [
+    "FitOptions",
+    "FitResult",
+    "add_fit_arguments",
+    "evaluate",
+    "fit",
+    "fit_and_save",
+    "main",
+    "plot_confusion_matrix",
+    "run_epoch",
+]
 
 _STATE = "state.safetensors"
 _LAST = "last.json"
 
 
-def _amp_dtype(device, amp):
-    """The autocast dtype for ``device`` (None: float32); training shares inference's choice."""
-    from sunpy_slic.classification import autocast_dtype
+@dataclass(frozen=True)
+class FitOptions:
+    """
+    How `fit` trains: one frozen object for `fit`, ``sunpy-slic train``, ``python -m sunpy_slic.train``
+    (torchrun) and the recipe stored in the weights.
 
-    return autocast_dtype(device, amp)
+    Every field is checked when the object is made, so a bad value is refused with a message in the
+    package's words before torch sees it.
+
+    Attributes
+    ----------
+    head : {"compact", "paper"}
+        The network head (see `~sunpy_slic.model.SlicNet`).
+    image_size : int or None
+        Network input size; default: the store's preprocessing size.
+    epochs : int
+        Passes over the training set.
+    lr : float
+        Peak learning rate of SGD.
+    batch_size : int
+        Images per step (per process under ``torchrun``).
+    momentum : float
+        SGD momentum, in [0, 1).
+    nesterov : bool
+        Nesterov momentum.
+    weight_decay : float
+        L2 weight decay (0 or more).
+    schedule : {"constant", "cosine"}
+        Learning-rate schedule per epoch; ``warmup`` epochs ramp up linearly first.
+    warmup : int
+        Epochs of linear warm-up.
+    augment : bool
+        Random flips, rotations, contrast and noise on the training set.
+    device : str or None
+        Default: CUDA when available (under ``torchrun``, the GPU of ``LOCAL_RANK``).
+    amp : bool or str
+        Mixed precision: ``"auto"`` uses bf16 on CPUs and GPUs that support it.
+    seed : int
+        Seeds initialisation, data order, augmentation and dropout: a CPU run is repeatable.
+    num_workers : int
+        DataLoader worker processes.
+    checkpoint_dir : str or None
+        Where to write a checkpoint after every epoch (atomically).
+    resume : bool
+        Continue from the last complete epoch found in ``checkpoint_dir``.
+    progress : bool
+        Show progress bars.
+    verbose : bool
+        Print a one-line summary after every epoch (independent of the progress bars).
+    compile : bool, str or dict
+        Train through `torch.compile` (True, a backend name, or a dict of its options).
+
+    Examples
+    --------
+    >>> from sunpy_slic.train import FitOptions
+    >>> FitOptions().lr, FitOptions.paper().lr
+    (0.01, 0.0005)
+    >>> FitOptions(lr=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be a positive number, got -1.0
+    """
+
+    head: str = "compact"
+    image_size: int | None = None
+    epochs: int = 5
+    lr: float = 0.01
+    batch_size: int = 16
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    warmup: int = 1
+    augment: bool = True
+    device: object = None
+    amp: object = "auto"
+    seed: int = 0
+    num_workers: int = 0
+    checkpoint_dir: object = None
+    resume: bool = True
+    progress: bool = True
+    verbose: bool = True
+    compile: object = False
+
+    def __post_init__(self):
+        if self.head not in ("compact", "paper"):
+            msg = f'head must be "compact" or "paper", got {self.head!r}'
+            raise ValueError(msg)
+        if self.image_size is not None:
+            check_int(self.image_size, "image_size", minimum=32, what="an integer of at least 32")
+        check_int(self.epochs, "epochs", minimum=1, what="a positive integer")
+        check_positive_float(self.lr, "lr")
+        check_int(self.batch_size, "batch_size", minimum=1, what="a positive integer")
+        check_probability(self.momentum, "momentum", closed=False)
+        check_bool(self.nesterov, "nesterov")
+        check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
+        if self.nesterov and self.momentum == 0:
+            msg = "nesterov=True needs a momentum above 0"
+            raise ValueError(msg)
+        if self.schedule not in ("constant", "cosine"):
+            msg = f'schedule must be "constant" or "cosine", got {self.schedule!r}'
+            raise ValueError(msg)
+        check_int(self.warmup, "warmup", minimum=0, what="a non-negative integer (epochs)")
+        check_bool(self.augment, "augment")
+        check_seed(self.seed)
+        check_int(self.num_workers, "num_workers", minimum=0, what="a non-negative integer")
+        check_bool(self.resume, "resume")
+        check_bool(self.progress, "progress")
+        check_bool(self.verbose, "verbose")
+        if self.compile is not False:
+            compile_options(self.compile)
+        if self.amp not in (True, False, None, "auto", "bf16", "bfloat16", "fp16", "float16"):
+            msg = f'amp must be True, False, "auto", "bf16" or "fp16", got {self.amp!r}'
+            raise ValueError(msg)
+
+    @classmethod
+    def paper(cls, **changes):
+        """The recipe of Armstrong & Fletcher (2019): lr 5e-4, constant, no warm-up, batch 32."""
+        recipe = {"lr": 5e-4, "schedule": "constant", "warmup": 0, "batch_size": 32}
+        return cls(**{**recipe, **changes})
+
+    def recipe(self):
+        """The settings that define the training (stored in the weights and checked on resume)."""
+        keep = ("lr", "momentum", "nesterov", "weight_decay", "schedule", "warmup", "batch_size", "epochs")
+        return {"optimizer": "SGD", **{k: getattr(self, k) for k in keep}, "augment": self.augment}
+
+    @staticmethod
+    def add_arguments(parser):
+        """Add the training options to an `argparse.ArgumentParser` (see `add_fit_arguments`)."""
+        return add_fit_arguments(parser)
+
+    @classmethod
+    def from_args(cls, args):
+        """The options parsed by a parser that `add_fit_arguments` set up."""
+        base = cls.paper() if args.recipe == "paper" else cls()
+        given = {
+            "head": args.head,
+            "epochs": args.epochs,
+            "lr": args.lr,
+            "batch_size": args.batch_size,
+            "schedule": args.schedule,
+            "warmup": args.warmup,
+            "seed": args.seed,
+            "device": args.device,
+            "num_workers": args.num_workers,
+            "amp": False if args.no_amp else "auto",
+            "checkpoint_dir": args.checkpoint_dir,
+            "progress": not args.no_progress and not args.quiet,
+            "verbose": not args.quiet,
+            "compile": args.compile,
+        }
+        return dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
 def _as_datasets(train, val, *, augment, seed, image_size):
     """Turn the ``train``/``val`` arguments of `fit` into torch datasets and a PreprocessSpec."""
     spec = None
     if not isinstance(train, Dataset):
-        from sunpy_slic.data import dataset as ds
-
         if isinstance(train, str | os.PathLike):
-            train = ds.open_store(train)
-        if not isinstance(train, ds.DatasetStore):
+            train = open_store(train)
+        if not isinstance(train, DatasetStore):
             msg = f"train must be a DatasetStore, a store path or a torch Dataset, got {type(train).__name__}"
             raise TypeError(msg)
         spec = train.spec
@@ -72,8 +257,6 @@ def _as_datasets(train, val, *, augment, seed, image_size):
     if spec is None:
         spec = getattr(train, "spec", None)
     if spec is None:
-        from sunpy_slic.preprocessing import PreprocessSpec
-
         spec = PreprocessSpec(image_size=image_size or int(train[0][0].shape[-1]))
     return train, val, spec
 
@@ -103,9 +286,48 @@ def _check_item(data, name):
 
 def _eval_dataset(data):
     """A store's validation split (or all of it), or ``data`` itself if it is a torch Dataset."""
-    from sunpy_slic.data.dataset import as_dataset
-
     return as_dataset(data, "val")
+
+
+def _labels_of(data):
+    """The labels of a training dataset, without loading its images where it can tell them."""
+    labels = getattr(data, "labels", None)
+    if labels is None and hasattr(data, "tensors") and len(data.tensors) == 2:  # a TensorDataset
+        labels = data.tensors[1]
+    if labels is None:
+        return None
+    return np.asarray(labels).reshape(-1)
+
+
+def _check_classes(train):
+    """Refuse a training set of one feature: the model would learn to say that feature for everything."""
+    labels = _labels_of(train)
+    if labels is None:
+        return
+    present = sorted({int(v) for v in labels})
+    if len(present) < 2:
+        name = FEATURES[present[0]] if present and 0 <= present[0] < len(FEATURES) else present
+        msg = (
+            f"the training set holds images of one feature only ({name}); a classifier needs at "
+            f"least two of {list(FEATURES)} (for the others it would answer {name} whatever it is shown)"
+        )
+        raise ValueError(msg)
+
+
+def _warn_if_chance(metrics, history):
+    """Warn when the final validation accuracy is no better than guessing the commonest class."""
+    cm = np.asarray(metrics.get("confusion_matrix", []), dtype=float)
+    if cm.size == 0 or cm.sum() == 0:
+        return
+    majority = cm.sum(axis=1).max() / cm.sum()
+    if metrics["accuracy"] <= majority + 1e-9 and len(set(cm.argmax(axis=1).tolist())) <= 1:
+        warnings.warn(
+            f"validation accuracy {metrics['accuracy']:.4f} after {len(history)} epochs is no better than "
+            f"always answering the commonest feature ({majority:.4f}): the model did not learn. Try more "
+            "epochs, a higher learning rate (lr) or the default recipe, and check the labels of the data",
+            SlicWarning,
+            stacklevel=3,
+        )
 
 
 @dataclass
@@ -156,8 +378,6 @@ def _lr_at(epoch, *, lr, epochs, schedule, warmup):
 
 def _save_checkpoint(ckpt_dir, epoch, model, optimizer, spec, history, recipe, best):
     """Write weights + optimiser state for ``epoch``, then point last.json at them (atomically)."""
-    from safetensors.torch import save
-
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     weights = ckpt_dir / f"epoch-{epoch + 1:03d}.safetensors"
     save_weights(model, weights, preprocess=spec, provenance={"recipe": recipe, "history": history})
@@ -177,19 +397,15 @@ def _save_checkpoint(ckpt_dir, epoch, model, optimizer, spec, history, recipe, b
         "recipe": recipe,
         "best": best,
     }
-    _atomic_write_bytes(
+    atomic_write_bytes(
         ckpt_dir / f"epoch-{epoch + 1:03d}.{_STATE}", save(tensors, metadata={"state": json.dumps(meta)})
     )
-    _atomic_write_bytes(ckpt_dir / _LAST, json.dumps({"epoch": epoch, "weights": weights.name}).encode())
+    atomic_write_bytes(ckpt_dir / _LAST, json.dumps({"epoch": epoch, "weights": weights.name}).encode())
     return weights
 
 
 def _load_checkpoint(ckpt_dir, model, optimizer, recipe):
     """Restore the last complete epoch from ``ckpt_dir``; return (epoch, history, best) or None."""
-    from safetensors import safe_open
-
-    from sunpy_slic.weights import _build, read_weights
-
     last = ckpt_dir / _LAST
     if not last.exists():
         return None
@@ -199,7 +415,7 @@ def _load_checkpoint(ckpt_dir, model, optimizer, recipe):
     if wmeta.model != model.config:
         msg = f"checkpoint in {ckpt_dir} is for model {wmeta.model}, but this run trains {model.config}"
         raise ValueError(msg)
-    model.load_state_dict(_build(tensors, wmeta, str(ckpt_dir)).state_dict())
+    model.load_state_dict(build_model(tensors, wmeta, str(ckpt_dir)).state_dict())
     state_path = ckpt_dir / f"epoch-{epoch + 1:03d}.{_STATE}"
     with safe_open(str(state_path), framework="pt") as f:
         meta = json.loads(f.metadata()["state"])
@@ -239,7 +455,6 @@ def _join_process_group(device):
     ``device`` (a `torch.device` or None) defaults to this process's GPU (``LOCAL_RANK``) under CUDA.
     Returns (None, device) for a single process. The backend is NCCL on CUDA and Gloo on the CPU.
     """
-    import torch.distributed as dist
 
     if not dist.is_available():
         return None, device
@@ -270,12 +485,18 @@ def _epoch_generator(seed, epoch):
     return g
 
 
-def _run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress, distributed=False):
+def run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress, distributed=False):
+    """
+    One training epoch of ``model`` over ``loader``; return (mean loss, accuracy).
+
+    The step `fit` takes (and the training benchmark times): channels-last batches, autocast in
+    ``amp_dtype`` (None: float32), one device-to-host copy a step, a stop on a non-finite loss.
+    """
     model.train()
     total, correct, loss_sum = 0, 0, 0.0
     with tqdm(loader, desc=bar_desc, unit="batch", leave=False, disable=not progress) as bar:
         for x, y in bar:
-            x = _to_device(x, device)
+            x = to_device(x, device)
             y = y.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = model(x)
@@ -299,35 +520,10 @@ def _run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress, 
             correct += int(right)
             bar.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{correct / total:.3f}")
     if distributed:  # the epoch's metrics over all processes
-        import torch.distributed as dist
-
         sums = torch.tensor([loss_sum, correct, total], dtype=torch.float64, device=device)
         dist.all_reduce(sums)
         loss_sum, correct, total = sums.tolist()
     return loss_sum / total, correct / total
-
-
-def _logits(model, data, *, batch_size, device, amp, progress, desc="Evaluating"):
-    """
-    Run ``model`` over a dataset of ``(x, y)``; return (logits float32 (N, C), labels (N,)).
-
-    The model is moved to ``device`` (checked; None: where the model already is) and runs in eval
-    mode, in the reduced precision ``amp`` asks for. `evaluate` and
-    `~sunpy_slic.calibration.calibrate` share it.
-    """
-    device = next(model.parameters()).device if device is None else _device(device)
-    amp_dtype = _amp_dtype(device, amp)
-    model.to(device)
-    loader = DataLoader(data, batch_size=batch_size, shuffle=False, pin_memory=device.type == "cuda")
-    model.eval()
-    outs, labels = [], []
-    with torch.inference_mode():
-        for x, y in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not progress):
-            x = _to_device(x, device)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                outs.append(model(x).float().cpu())
-            labels.append(torch.as_tensor(y))
-    return torch.cat(outs), torch.cat(labels)
 
 
 def confusion_metrics(labels, predictions, num_classes=None):
@@ -388,48 +584,32 @@ def evaluate(model, data, *, batch_size=64, device=None, amp="auto", progress=Tr
         support), ``confusion_matrix`` (rows: true, columns: predicted, in `~sunpy_slic.FEATURES`
         order), ``ece`` (expected calibration error, 15 bins, with the calibration temperature
         stored in the model's weights, as `~sunpy_slic.classify` sees it; see
-        `~sunpy_slic.calibration`) and ``ece_uncalibrated`` (the same at temperature 1).
+        `~sunpy_slic.calibration`), ``ece_uncalibrated`` (the same at temperature 1) and ``split``
+        (which images were measured: a store's ``"validation split"``, its ``"whole store"`` when
+        it has none, or ``"the given dataset"``).
     """
-    data = _eval_dataset(data)
     if not isinstance(model, SlicNet):
         msg = f"model must be a SlicNet, got {type(model).__name__}"
         raise TypeError(msg)
-    logits, labels = _logits(model, data, batch_size=batch_size, device=device, amp=amp, progress=progress)
+    split = "the given dataset"
+    if isinstance(data, str | os.PathLike):
+        data = open_store(data)
+    if isinstance(data, DatasetStore):
+        has_val = len(data.subset("val", augment=False)) > 0
+        split = "validation split" if has_val else "whole store (it has no validation split)"
+    data = _eval_dataset(data)
+    logits, _, labels = forward_dataset(
+        model, data, batch_size=batch_size, device=device, amp=amp, progress=progress
+    )
     out = confusion_metrics(labels.numpy(), logits.argmax(1).numpy())
     out["loss"] = float(F.cross_entropy(logits, labels))
-    from sunpy_slic.calibration import expected_calibration_error
-    from sunpy_slic.classification import _temperature
-
-    out["ece"] = expected_calibration_error(torch.softmax(logits / _temperature(model), 1), labels)
+    out["ece"] = expected_calibration_error(torch.softmax(logits / model_temperature(model), 1), labels)
     out["ece_uncalibrated"] = expected_calibration_error(torch.softmax(logits, 1), labels)
+    out["split"] = split
     return out
 
 
-def fit(
-    train,
-    val=None,
-    *,
-    model=None,
-    head="compact",
-    image_size=None,
-    epochs=5,
-    lr=5e-4,
-    batch_size=32,
-    momentum=0.9,
-    nesterov=True,
-    weight_decay=5e-4,
-    schedule="constant",
-    warmup=0,
-    augment=True,
-    device=None,
-    amp="auto",
-    seed=0,
-    num_workers=0,
-    checkpoint_dir=None,
-    resume=True,
-    progress=True,
-    compile=False,
-):
+def fit(train, val=None, *, model=None, options=None, **overrides):
     """
     Train a SlicNet.
 
@@ -442,34 +622,11 @@ def fit(
         Validation data, evaluated after every epoch.
     model : `~sunpy_slic.model.SlicNet`, optional
         A model to start from (fine-tuning); by default a new ``SlicNet(head, image_size)``.
-    head : {"compact", "paper"}
-    image_size : int, optional
-        Default: the store's preprocessing size.
-    epochs, lr, momentum, nesterov, weight_decay :
-        SGD settings; the defaults are the paper's (5 epochs, lr 5e-4, Nesterov momentum 0.9).
-    schedule : {"constant", "cosine"}
-        Learning-rate schedule per epoch (the paper: constant); ``warmup`` epochs ramp up linearly.
-    batch_size : int
-        Images per step (per process when launched by ``torchrun``).
-    augment : bool
-        Random flips, rotations, contrast and noise on the training set.
-    device : str or `torch.device`, optional
-        Default: CUDA when available (under ``torchrun``, the GPU of ``LOCAL_RANK``).
-    amp : bool or str
-        Mixed precision: ``"auto"`` uses bf16 on CPUs and GPUs that support it.
-    seed : int
-        Seeds initialisation, data order, augmentation and dropout: a CPU run is repeatable.
-    num_workers : int
-        DataLoader worker processes.
-    checkpoint_dir : str or `os.PathLike`, optional
-        Where to write a checkpoint after every epoch (atomically).
-    resume : bool
-        Continue from the last complete epoch found in ``checkpoint_dir``.
-    progress : bool
-        Show progress bars.
-    compile : bool, str or dict
-        Train through `torch.compile` (True, a backend name, or a dict of its options): worth its
-        start-up time on a GPU for long runs. The weights are the model's own either way.
+    options : `FitOptions`, optional
+        The recipe and run settings; default ``FitOptions()``.
+    **overrides
+        Any field of `FitOptions` (``epochs=10``, ``lr=0.02``, ``device="cuda"``, ...), applied on
+        top of ``options``.
 
     Returns
     -------
@@ -491,23 +648,33 @@ def fit(
     >>> from torch.utils.data import TensorDataset
     >>> from sunpy_slic.train import fit
     >>> x = torch.randn(8, 1, 32, 32); y = torch.arange(8) % 5
-    >>> result = fit(TensorDataset(x, y), epochs=1, batch_size=4, progress=False)
+    >>> result = fit(TensorDataset(x, y), epochs=1, batch_size=4, progress=False, verbose=False)
     >>> len(result.history)
     1
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        msg = f"epochs must be a positive integer, got {epochs!r}"
-        raise ValueError(msg)
-    if schedule not in ("constant", "cosine"):
-        msg = f'schedule must be "constant" or "cosine", got {schedule!r}'
-        raise ValueError(msg)
-    train, val, spec = _as_datasets(train, val, augment=augment, seed=seed, image_size=image_size)
+    if options is None:
+        options = FitOptions()
+    elif not isinstance(options, FitOptions):
+        msg = f"options must be a sunpy_slic.train.FitOptions, got {type(options).__name__}"
+        raise TypeError(msg)
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(FitOptions)})
+    if unknown:
+        msg = f"fit() got unexpected keyword arguments {unknown}; the options are the fields of FitOptions"
+        raise TypeError(msg)
+    opts = dataclasses.replace(options, **overrides)
+    head, epochs, lr, batch_size = opts.head, opts.epochs, opts.lr, opts.batch_size
+    schedule, warmup, seed, amp, progress = opts.schedule, opts.warmup, opts.seed, opts.amp, opts.progress
+    train, val, spec = _as_datasets(train, val, augment=opts.augment, seed=seed, image_size=opts.image_size)
+    _check_classes(train)
     image_size = spec.image_size
-    ddp, device = _join_process_group(None if device is None else _device(device))
+    device = opts.device
+    ddp, device = _join_process_group(None if device is None else resolve_device(device))
+    verbose = opts.verbose
     if ddp is not None:
         progress = progress and ddp.rank == 0
-    device = _device(device)  # None (one process, no device asked for): CUDA where available
-    amp_dtype = _amp_dtype(device, amp)
+        verbose = verbose and ddp.rank == 0
+    device = resolve_device(device)  # None (one process, no device asked for): CUDA where available
+    amp_dtype = autocast_dtype(device, amp)
     torch.manual_seed(seed)
     if model is None:
         model = SlicNet(head=head, image_size=image_size)
@@ -516,19 +683,14 @@ def fit(
         raise TypeError(msg)
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+        model.parameters(),
+        lr=lr,
+        momentum=opts.momentum,
+        nesterov=opts.nesterov,
+        weight_decay=opts.weight_decay,
     )
     recipe = {
-        "optimizer": "SGD",
-        "lr": lr,
-        "momentum": momentum,
-        "nesterov": nesterov,
-        "weight_decay": weight_decay,
-        "schedule": schedule,
-        "warmup": warmup,
-        "batch_size": batch_size,
-        "epochs": epochs,
-        "augment": augment,
+        **opts.recipe(),
         "amp": str(amp_dtype).replace("torch.", "") if amp_dtype else "float32",
         "seed": seed,
         "head": model.head,
@@ -538,21 +700,17 @@ def fit(
     }
     if ddp is not None:
         recipe["world_size"] = ddp.world_size
-    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    ckpt_dir = Path(opts.checkpoint_dir) if opts.checkpoint_dir is not None else None
     start, history, best = 0, [], {"epoch": None, "val_accuracy": -1.0}
-    if ckpt_dir is not None and resume:
+    if ckpt_dir is not None and opts.resume:
         restored = _load_checkpoint(ckpt_dir, model, optimizer, recipe)
         if restored is not None:
             start, history, best = restored[0] + 1, restored[1], restored[2]
     net = model
     if ddp is not None:
-        from torch.nn.parallel import DistributedDataParallel
-
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if compile:
-        from sunpy_slic.classification import _compile_options
-
-        net = torch.compile(net, **_compile_options(compile))
+    if opts.compile:
+        net = torch.compile(net, **compile_options(opts.compile))
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
         current_lr = _lr_at(epoch, lr=lr, epochs=epochs, schedule=schedule, warmup=warmup)
@@ -567,13 +725,11 @@ def fit(
                 batch_size=batch_size,
                 shuffle=True,
                 generator=_epoch_generator(seed, epoch),
-                num_workers=num_workers,
+                num_workers=opts.num_workers,
                 pin_memory=device.type == "cuda",
                 persistent_workers=False,
             )
         else:
-            from torch.utils.data.distributed import DistributedSampler
-
             torch.manual_seed(int(seed) * 7919 + epoch + 1_000_003 * ddp.rank)  # dropout differs by rank
             sampler = DistributedSampler(
                 train, num_replicas=ddp.world_size, rank=ddp.rank, shuffle=True, seed=seed
@@ -583,11 +739,11 @@ def fit(
                 train,
                 batch_size=batch_size,
                 sampler=sampler,
-                num_workers=num_workers,
+                num_workers=opts.num_workers,
                 pin_memory=device.type == "cuda",
                 persistent_workers=False,
             )
-        loss, acc = _run_epoch(
+        loss, acc = run_epoch(
             net,
             loader,
             optimizer,
@@ -598,8 +754,6 @@ def fit(
             distributed=ddp is not None,
         )
         if ddp is not None:  # batch-norm statistics from rank 0, so every process holds the same model
-            import torch.distributed as dist
-
             for buffer in model.buffers():
                 dist.broadcast(buffer, 0)
         row = {"epoch": epoch + 1, "lr": current_lr, "train_loss": loss, "train_accuracy": acc}
@@ -608,10 +762,13 @@ def fit(
             row.update(val_loss=m["loss"], val_accuracy=m["accuracy"])
         row["seconds"] = time.perf_counter() - t0
         history.append(row)
-        if progress:
+        if verbose:
             tqdm.write(
-                "epoch {epoch}: loss {train_loss:.4f}, accuracy {train_accuracy:.4f}".format(**row)
+                "epoch {epoch}/{total}: loss {train_loss:.4f}, accuracy {train_accuracy:.4f}".format(
+                    total=epochs, **row
+                )
                 + (", val accuracy {:.4f}".format(row["val_accuracy"]) if val is not None else "")
+                + f", lr {current_lr:.3g}, {row['seconds']:.0f} s"
             )
         if ckpt_dir is not None:
             score = row.get("val_accuracy", row["train_accuracy"])
@@ -621,13 +778,12 @@ def fit(
             if ddp is None or ddp.rank == 0:
                 weights = _save_checkpoint(ckpt_dir, epoch, model, optimizer, spec, history, recipe, best)
                 if is_best:
-                    _atomic_write_bytes(ckpt_dir / "best.safetensors", weights.read_bytes())
+                    atomic_write_bytes(ckpt_dir / "best.safetensors", weights.read_bytes())
     metrics = {}
     if val is not None:
         metrics = evaluate(model, val, batch_size=max(batch_size, 64), device=device, amp=amp, progress=False)
+        _warn_if_chance(metrics, history)
     if ddp is not None:
-        import torch.distributed as dist
-
         dist.barrier()  # rank 0's checkpoints are complete before any process returns
         if ddp.owns_group:
             dist.destroy_process_group()
@@ -642,58 +798,65 @@ def fit(
     )
 
 
-def _add_fit_arguments(parser):
+def add_fit_arguments(parser):
     """
     Add the training options to an `argparse.ArgumentParser`; return it.
 
-    The one list of options of ``sunpy-slic train`` and ``python -m sunpy_slic.train``; `_fit_kwargs`
-    turns the parsed options into `fit` arguments.
+    The one list of options of ``sunpy-slic train`` and ``python -m sunpy_slic.train``;
+    `FitOptions.from_args` turns the parsed options into a `FitOptions`. Options not given keep the
+    chosen recipe's value.
     """
+    d = FitOptions()
     p = parser
-    p.add_argument("store", help="a store made by sunpy-slic prepare")
-    p.add_argument("--output", default="slic.safetensors", help="weights file to write (by rank 0)")
-    p.add_argument("--head", default="compact", choices=["compact", "paper"])
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--batch-size", type=int, default=32, help="images per step in each process")
-    p.add_argument("--schedule", default="constant", choices=["constant", "cosine"])
-    p.add_argument("--warmup", type=int, default=0, help="epochs of linear learning-rate warm-up")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("store", help="a store made by `sunpy-slic prepare` (a folder)")
+    p.add_argument(
+        "--output",
+        default="slic.safetensors",
+        help="weights file to write, by rank 0 under torchrun (default: %(default)s)",
+    )
+    p.add_argument(
+        "--recipe",
+        default="default",
+        choices=["default", "paper"],
+        help=f"default: lr {d.lr}, {d.schedule} with {d.warmup} warm-up epoch, batch {d.batch_size}; "
+        "paper: Armstrong & Fletcher (2019), lr 5e-4 constant, batch 32 (default: %(default)s)",
+    )
+    p.add_argument("--head", choices=["compact", "paper"], help=f"network head (default: {d.head})")
+    p.add_argument("--epochs", type=int, help=f"passes over the training set (default: {d.epochs})")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, help="images per step in each process (default: the recipe's)")
+    p.add_argument(
+        "--schedule", choices=["constant", "cosine"], help="learning-rate schedule (default: the recipe's)"
+    )
+    p.add_argument(
+        "--warmup", type=int, help="epochs of linear learning-rate warm-up (default: the recipe's)"
+    )
+    p.add_argument(
+        "--seed", type=int, help=f"seed of initialisation, order and augmentation (default: {d.seed})"
+    )
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: this process's GPU when there is one)")
-    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes per process")
+    p.add_argument("--num-workers", type=int, help="DataLoader worker processes per process (default: 0)")
     p.add_argument("--no-amp", action="store_true", help="train in float32 (default: bf16 where supported)")
     p.add_argument("--checkpoint-dir", help="write a checkpoint each epoch and resume from it")
-    p.add_argument("--compile", action="store_true", help="train through torch.compile (for long GPU runs)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--compile", action="store_true", default=None, help="train through torch.compile (long GPU runs)"
+    )
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bars (epoch summaries still print)"
+    )
+    p.add_argument("--quiet", action="store_true", help="neither progress bars nor epoch summaries")
     return p
 
 
-def _fit_kwargs(args):
-    """The `fit` keyword arguments (all but the store) from options parsed by `_add_fit_arguments`."""
-    return {
-        "head": args.head,
-        "epochs": args.epochs,
-        "lr": args.lr,
-        "batch_size": args.batch_size,
-        "schedule": args.schedule,
-        "warmup": args.warmup,
-        "seed": args.seed,
-        "device": args.device,
-        "num_workers": args.num_workers,
-        "amp": not args.no_amp and "auto",
-        "checkpoint_dir": args.checkpoint_dir,
-        "progress": not args.no_progress,
-        "compile": args.compile,
-    }
-
-
-def _fit_and_save(args):
-    """Train on ``args.store`` and write ``args.output`` (rank 0 only); return the exit status."""
-    result = fit(args.store, **_fit_kwargs(args))
+def fit_and_save(args):
+    """Train on ``args.store`` (options from `add_fit_arguments`) and write ``args.output``; return 0."""
+    options = FitOptions.from_args(args)
+    result = fit(args.store, options=options)
     if int(os.environ.get("RANK", "0")) == 0:
         result.save(args.output, provenance={"data": str(args.store)})
         acc = result.metrics.get("accuracy")
-        print(f"wrote {args.output}" + (f"; validation accuracy {acc:.4f}" if acc is not None else ""))
+        if not args.quiet:
+            print(f"wrote {args.output}" + (f"; validation accuracy {acc:.4f}" if acc is not None else ""))
     return 0
 
 
@@ -710,13 +873,11 @@ def main(argv=None):
     Run on its own it trains in one process, like ``sunpy-slic train`` (which takes the same
     options). Returns the exit status.
     """
-    import argparse
-
     p = argparse.ArgumentParser(
         prog="python -m sunpy_slic.train",
         description="Train a SlicNet on a prepared store (launch with torchrun for DistributedDataParallel).",
     )
-    return _fit_and_save(_add_fit_arguments(p).parse_args(argv))
+    return fit_and_save(add_fit_arguments(p).parse_args(argv))
 
 
 def plot_confusion_matrix(metrics, *, normalize=True, ax=None):
@@ -735,7 +896,7 @@ def plot_confusion_matrix(metrics, *, normalize=True, ax=None):
     -------
     `matplotlib.axes.Axes`
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- optional or heavy, loaded when used
 
     cm = np.asarray(metrics["confusion_matrix"] if isinstance(metrics, dict) else metrics, dtype=float)
     if cm.shape != (len(FEATURES), len(FEATURES)):

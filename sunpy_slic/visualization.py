@@ -4,19 +4,31 @@ Plots of classifications: probability bar charts and feature overlays on solar i
 
 import numbers
 
+import astropy.units as u
+import matplotlib.pyplot as plt
 import numpy as np
+from astropy.table import Row
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LinearSegmentedColormap, Normalize, to_rgb
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from sunpy import log as sunpy_log
+from sunpy.map import GenericMap
 
+from sunpy_slic.classification import ClassificationResult
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES, feature_name
 
-__all__ = ["FEATURE_COLORS", "plot_overlay", "plot_probabilities"]
+__all__ = ["FEATURE_COLORS", "plot_detections", "plot_overlay", "plot_probabilities"]
 
-#: One colour per feature, chosen to stand out on grey-scale and orange solar images.
+#: One colour per feature, chosen to stand out on the usual solar colour maps: grey scale
+#: (white light, H-alpha), and the orange/red ones of H-alpha and AIA 304 (so no red, orange or
+#: yellow for the features drawn by default). Any of them can be changed per plot (``colors=``).
 FEATURE_COLORS = {
-    "filament": "#00bfff",
+    "filament": "#00e5ff",
     "flare_ribbon": "#ff00ff",
-    "prominence": "#7fff00",
-    "quiet_sun": "#ffd700",
-    "sunspot": "#ff3030",
+    "prominence": "#39ff14",
+    "quiet_sun": "#c8a2ff",
+    "sunspot": "#2f6bff",
 }
 
 _STYLES = ("contour", "heatmap")
@@ -24,10 +36,6 @@ _STYLES = ("contour", "heatmap")
 
 def _probabilities(result):
     """Return ({feature: probability}, title) from a ClassificationResult, table row or dict."""
-    from astropy.table import Row
-
-    from sunpy_slic.classification import ClassificationResult
-
     if isinstance(result, ClassificationResult):
         probs, source, date = dict(result.probabilities), result.source, result.date_obs
     elif isinstance(result, Row):
@@ -90,7 +98,6 @@ def plot_probabilities(result, *, ax=None, log=False):
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['Filament', 'Flare ribbon', 'Prominence', 'Quiet Sun', 'Sunspot']
     """
-    import matplotlib.pyplot as plt
 
     probs, title = _probabilities(result)
     values = np.array([probs[f] for f in FEATURES], dtype=float)
@@ -120,8 +127,6 @@ def plot_probabilities(result, *, ax=None, log=False):
 
 def _prob_maps(prob_map_or_dict, feature):
     """Return the list of (feature, Map) to draw."""
-    from sunpy.map import GenericMap
-
     if isinstance(prob_map_or_dict, GenericMap):
         name = prob_map_or_dict.meta.get("slicfeat")
         if name is None and feature is None:
@@ -140,8 +145,8 @@ def _prob_maps(prob_map_or_dict, feature):
         if not isinstance(v, GenericMap):
             msg = f"prob_map_or_dict[{k!r}] must be a sunpy Map, got {type(v).__name__}"
             raise TypeError(msg)
-    if feature is None:
-        names = [f for f in FEATURES if f in maps]
+    if feature is None:  # quiet Sun is the background, not a feature to outline
+        names = [f for f in FEATURES if f in maps and f != "quiet_sun"]
     else:
         wanted = [feature] if isinstance(feature, str | numbers.Integral) else feature
         names = [feature_name(f) for f in wanted]
@@ -156,7 +161,6 @@ def _prob_maps(prob_map_or_dict, feature):
 
 
 def _single_colour_cmap(color, name):
-    from matplotlib.colors import LinearSegmentedColormap, to_rgb
 
     r, g, b = to_rgb(color)
     cmap = LinearSegmentedColormap.from_list(f"slic_{name}", [(r, g, b, 0.0), (r, g, b, 1.0)])
@@ -173,6 +177,8 @@ def plot_overlay(
     ax=None,
     alpha=0.5,
     cmap=None,
+    colors=None,
+    colorbar=True,
 ):
     """
     Draw feature probabilities over a solar image.
@@ -186,8 +192,8 @@ def plot_overlay(
         probability map with a WCS; it is carried onto the image's WCS when drawn, so it may come
         from another instrument.
     feature : str or list of str, optional
-        The feature(s) to draw from a dict; default all of them. Needed for a single map without a
-        ``SLICFEAT`` keyword.
+        The feature(s) to draw from a dict; default all but quiet Sun (the background). Needed for
+        a single map without a ``SLICFEAT`` keyword.
     style : {"contour", "heatmap"}
         Contour lines at ``levels`` (opaque, thicker for higher levels) or a semi-transparent heatmap.
     levels : sequence of float
@@ -199,12 +205,17 @@ def plot_overlay(
     cmap : str or `~matplotlib.colors.Colormap`, optional
         Colour map of the heatmap; by default each feature fades from transparent to its colour
         in `FEATURE_COLORS`.
+    colors : dict, optional
+        Feature colours that replace those of `FEATURE_COLORS` (e.g. ``{"sunspot": "white"}``).
+    colorbar : bool
+        With ``style="heatmap"``: add a colour bar of the probability.
 
     Returns
     -------
     `~astropy.visualization.wcsaxes.WCSAxes`
         With a legend naming every selected feature by its display name (also those that reach
-        no contour level, so that the colours read the same from plot to plot).
+        no contour level, so that the colours read the same from plot to plot) and, for contours,
+        the probability levels drawn.
 
     Examples
     --------
@@ -223,15 +234,8 @@ def plot_overlay(
     >>> coarse = sunpy.map.Map(p, make_fitswcs_header(p, centre, scale=[8, 8] * u.arcsec / u.pix))
     >>> ax = plot_overlay(smap, {"sunspot": coarse})
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
-    ['Sunspot']
+    ['Sunspot (p = 0.5, 0.7, 0.9)']
     """
-    import astropy.units as u
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import Normalize
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-    from sunpy.map import GenericMap
-
     if not isinstance(smap, GenericMap):
         msg = f"smap must be a sunpy Map, got {type(smap).__name__}"
         raise TypeError(msg)
@@ -248,35 +252,137 @@ def plot_overlay(
     if not 0 <= alpha <= 1:
         msg = f"alpha must be in [0, 1], got {alpha!r}"
         raise ValueError(msg)
+    palette = dict(FEATURE_COLORS)
+    if colors is not None:
+        if not isinstance(colors, dict):
+            msg = f"colors must be a dict of feature -> colour, got {type(colors).__name__}"
+            raise TypeError(msg)
+        palette.update({feature_name(k): v for k, v in colors.items()})
     drawn = _prob_maps(prob_map_or_dict, feature)
 
     if ax is None:
         ax = plt.subplot(projection=smap)
     smap.plot(axes=ax)
     xlim, ylim = ax.get_xlim(), ax.get_ylim()
-    handles = []
+    handles, mappable = [], None
     widths = np.linspace(1.0, 2.5, levels.size)
-    for name, pmap in drawn:
-        color = FEATURE_COLORS[name]
-        label = DISPLAY_NAMES[name]
-        if style == "contour":
-            if np.nanmax(pmap.data, initial=-np.inf) >= levels[0]:
-                unit = pmap.unit if pmap.unit is not None else u.one
-                pmap.draw_contours(levels * unit, axes=ax, colors=[color], linewidths=widths)
-            handles.append(Line2D([], [], color=color, lw=2, label=label))
-        else:
-            this_cmap = cmap if cmap is not None else _single_colour_cmap(color, name)
-            pmap.plot(
-                axes=ax,
-                autoalign=True,
-                alpha=alpha,
-                cmap=this_cmap,
-                norm=Normalize(vmin=0, vmax=1),
-                title=False,
-                annotate=False,
-            )
-            handles.append(Patch(facecolor=color, alpha=max(alpha, 0.3), label=label))
+    shown_levels = ", ".join(f"{v:g}" for v in levels)
+    level = sunpy_log.level
+    sunpy_log.setLevel("WARNING")  # no INFO line per feature from sunpy's reprojection
+    try:
+        for name, pmap in drawn:
+            color = palette[name]
+            label = DISPLAY_NAMES[name]
+            if style == "contour":
+                if np.nanmax(pmap.data, initial=-np.inf) >= levels[0]:
+                    unit = pmap.unit if pmap.unit is not None else u.one
+                    pmap.draw_contours(levels * unit, axes=ax, colors=[color], linewidths=widths)
+                handles.append(Line2D([], [], color=color, lw=2, label=f"{label} (p = {shown_levels})"))
+            else:
+                this_cmap = cmap if cmap is not None else _single_colour_cmap(color, name)
+                mappable = pmap.plot(
+                    axes=ax,
+                    autoalign=True,
+                    alpha=alpha,
+                    cmap=this_cmap,
+                    norm=Normalize(vmin=0, vmax=1),
+                    title=False,
+                    annotate=False,
+                )
+                handles.append(Patch(facecolor=color, alpha=max(alpha, 0.3), label=label))
+    finally:
+        sunpy_log.setLevel(level)
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
+    if mappable is not None and colorbar:
+        scale = mappable if len(drawn) == 1 else ScalarMappable(norm=Normalize(0, 1), cmap="Greys_r")
+        ax.figure.colorbar(scale, ax=ax, fraction=0.046, pad=0.04, label="probability")
     ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.7)
+    return ax
+
+
+def plot_detections(smap, table, *, ax=None, colors=None, markers=True, labels=True):
+    """
+    Draw detected regions (from `~sunpy_slic.overlay.detections`) over a solar image.
+
+    Each region's outline (its ``contour`` column) is drawn in its feature's colour, with a marker
+    at its centroid (``center``) and, with ``labels``, the feature's name and peak probability.
+
+    Parameters
+    ----------
+    smap : `~sunpy.map.GenericMap`
+        The image to draw underneath (any map the regions' coordinates can be transformed to).
+    table : `~astropy.table.QTable`
+        From `~sunpy_slic.overlay.detections`.
+    ax : `~astropy.visualization.wcsaxes.WCSAxes`, optional
+        Axes with the image's WCS; by default ``plt.subplot(projection=smap)`` with the image drawn.
+        When given, the image is assumed to be drawn already.
+    colors : dict, optional
+        Feature colours replacing those of `FEATURE_COLORS`.
+    markers, labels : bool
+        Mark the centroids; annotate them.
+
+    Returns
+    -------
+    `~astropy.visualization.wcsaxes.WCSAxes`
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import astropy.units as u, numpy as np, sunpy.map
+    >>> from astropy.coordinates import SkyCoord
+    >>> from sunpy.coordinates import Helioprojective
+    >>> from sunpy.map.header_helper import make_fitswcs_header
+    >>> from sunpy_slic.overlay import detections
+    >>> from sunpy_slic.visualization import plot_detections
+    >>> frame = Helioprojective(observer="earth", obstime="2020-01-01")
+    >>> centre = SkyCoord(0 * u.arcsec, 0 * u.arcsec, frame=frame)
+    >>> p = np.zeros((8, 8), dtype=np.float32)
+    >>> p[2:5, 3:6] = 0.9
+    >>> coarse = sunpy.map.Map(p, make_fitswcs_header(p, centre, scale=[8, 8] * u.arcsec / u.pix))
+    >>> header = make_fitswcs_header((64, 64), centre, scale=[1, 1] * u.arcsec / u.pix)
+    >>> image = sunpy.map.Map(np.ones((64, 64)), header)
+    >>> ax = plot_detections(image, detections({"sunspot": coarse}))
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['Sunspot']
+    """
+    if not isinstance(smap, GenericMap):
+        msg = f"smap must be a sunpy Map, got {type(smap).__name__}"
+        raise TypeError(msg)
+    needed = {"feature", "center", "contour", "peak_probability"}
+    missing = sorted(needed - set(getattr(table, "colnames", [])))
+    if missing:
+        msg = f"table must be a detections table (columns {sorted(needed)}); it lacks {missing}"
+        raise ValueError(msg)
+    palette = dict(FEATURE_COLORS)
+    palette.update({feature_name(k): v for k, v in (colors or {}).items()})
+    if ax is None:
+        ax = plt.subplot(projection=smap)
+        smap.plot(axes=ax)
+    xlim, ylim = ax.get_xlim(), ax.get_ylim()
+    seen = []
+    for row in table:
+        name = str(row["feature"])
+        color = palette[name]
+        ax.plot_coord(row["contour"], color=color, lw=1.5)
+        if markers:
+            ax.plot_coord(row["center"], marker="+", color=color, ms=10, mew=2)
+        if labels:
+            x, y = ax.wcs.world_to_pixel(row["center"])
+            ax.annotate(
+                f"{DISPLAY_NAMES[name]} {row['peak_probability']:.2f}",
+                (float(x), float(y)),
+                xytext=(4, 4),
+                textcoords="offset points",
+                color=color,
+                fontsize="x-small",
+            )
+        if name not in seen:
+            seen.append(name)
+    ax.set_xlim(xlim)
+    ax.set_ylim(ylim)
+    handles = [Line2D([], [], color=palette[n], lw=2, label=DISPLAY_NAMES[n]) for n in seen]
+    if handles:
+        ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.7)
     return ax

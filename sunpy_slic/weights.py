@@ -16,9 +16,8 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 import numpy as np
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
@@ -40,6 +39,7 @@ __all__ = [
     "model_metadata",
     "model_spec",
     "model_temperature",
+    "provenance_meta",
     "read_weights",
     "save_weights",
     "set_model_extra",
@@ -407,7 +407,9 @@ def load_model(weights=None, *, device=None):
         tensors, meta = _parse(bytes(weights), "weights bytes")
     else:
         tensors, meta = read_weights(weights)
-    model = build_model(tensors, meta, str(weights) if not isinstance(weights, bytes | bytearray) else "bytes")
+    model = build_model(
+        tensors, meta, str(weights) if not isinstance(weights, bytes | bytearray) else "bytes"
+    )
     model.slic_meta = meta
     return model.to(resolve_device(device)).eval()
 
@@ -498,3 +500,29 @@ def update_weights_extra(weights, out, **entries):
     meta = dataclasses.replace(meta, extra={**meta.extra, **entries})
     atomic_write_bytes(out, _serialize(tensors, meta))
     return meta
+
+
+def provenance_meta(model):
+    """
+    What a table of results records about how it was made: package version, weights, preprocessing, date.
+
+    Stored in the ``meta`` of every table `~sunpy_slic.classify` and
+    `~sunpy_slic.batch.classify_files` return, and so in ECSV, CSV and Parquet files written from
+    them.
+
+    Examples
+    --------
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.weights import provenance_meta
+    >>> sorted(provenance_meta(SlicNet(image_size=32)))
+    ['date', 'preprocessing', 'sunpy_slic_version', 'weights_name', 'weights_sha256']
+    """
+    meta = model_metadata(model)
+    sha = meta.sha256 or tensor_sha256(model.state_dict())
+    return {
+        "sunpy_slic_version": __version__,
+        "weights_sha256": sha,
+        "weights_name": str(meta.provenance.get("name") or meta.provenance.get("data") or "unnamed model"),
+        "preprocessing": meta.preprocess.to_dict(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from sunpy_slic import benchmark
-from sunpy_slic.benchmark import bench_files, format_report, forward_flops, matmul_peak
+from sunpy_slic._bench import suite as benchmark
+from sunpy_slic._bench.suite import bench_files, format_report, forward_flops, matmul_peak
 from sunpy_slic.cli import main
 from sunpy_slic.model import SlicNet
 

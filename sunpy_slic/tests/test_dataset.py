@@ -18,11 +18,11 @@ from astropy.time import Time
 from sunpy.coordinates import frames
 from sunpy.map.header_helper import make_fitswcs_header
 
-from sunpy_slic.data import dataset as ds
 from sunpy_slic.data.dataset import (
     Augmentation,
     DatasetStore,
     SlicDataset,
+    _prepare,  # the module whose _process_file is counted
     open_store,
     prepare_dataset,
     random_split,
@@ -92,13 +92,13 @@ def _sequences(root, features, n_seq, frames, *, seed=0, shape=(48, 48)):
 def _count_calls(monkeypatch):
     """Count the files preprocessed by prepare_dataset."""
     calls = []
-    original = ds._process_file
+    original = _prepare._process_file
 
     def counting(path, spec):
         calls.append(path)
         return original(path, spec)
 
-    monkeypatch.setattr(ds, "_process_file", counting)
+    monkeypatch.setattr(_prepare, "_process_file", counting)
     return calls
 
 
@@ -289,7 +289,7 @@ def test_resume_after_a_killed_run(tmp_path, monkeypatch):
     kwargs = {"image_size": SIZE, "split": "random", "val_fraction": 0.2, "progress": False, "chunk_size": 3}
 
     # a run killed while preprocessing the 8th file: chunks 0 and 1 (files 0-5) are on disk
-    original = ds._process_file
+    original = _prepare._process_file
     seen = []
 
     def dying(path, spec):
@@ -298,7 +298,7 @@ def test_resume_after_a_killed_run(tmp_path, monkeypatch):
         seen.append(path)
         return original(path, spec)
 
-    monkeypatch.setattr(ds, "_process_file", dying)
+    monkeypatch.setattr(_prepare, "_process_file", dying)
     with pytest.raises(_Killed):
         prepare_dataset(root, out, **kwargs)
     assert not (out / "manifest.json").exists()

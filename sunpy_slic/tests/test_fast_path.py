@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from sunpy_slic import classify, load_model
-from sunpy_slic.classification import _to_device, autocast_dtype, model_spec, predict_proba
+from sunpy_slic.classification import predict_proba
 from sunpy_slic.data import sample_files
 from sunpy_slic.model import SlicNet
 from sunpy_slic.preprocessing import preprocess
+from sunpy_slic.runtime import autocast_dtype, compiled, inference_net, to_device
+from sunpy_slic.weights import model_spec
 
 
 @pytest.fixture
@@ -51,18 +53,16 @@ def test_predict_proba_agrees_with_plain_forward_and_leaves_the_model_alone(mode
 
 @pytest.mark.parametrize(("amp", "dtype"), [(False, torch.float32), ("bf16", torch.bfloat16)])
 def test_inference_net_folds_batchnorm_and_is_rebuilt_when_weights_change(model, batch, amp, dtype):
-    from sunpy_slic.classification import _inference_net
-
     low = None if amp is False else dtype
-    net = _inference_net(model, low)
+    net = inference_net(model, low)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
     assert all(p.dtype == dtype for p in net.parameters())
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in _conv_weights(net))
-    assert _inference_net(model, low) is net  # kept with the model
+    assert inference_net(model, low) is net  # kept with the model
     first = predict_proba(model, batch, amp=amp)
     with torch.no_grad():
         model.features[1].running_mean.add_(0.5)  # as a training step would change it
-    rebuilt = _inference_net(model, low)
+    rebuilt = inference_net(model, low)
     assert rebuilt is not net
     second = predict_proba(model, batch, amp=amp)
     assert not torch.allclose(first, second)
@@ -70,7 +70,7 @@ def test_inference_net_folds_batchnorm_and_is_rebuilt_when_weights_change(model,
 
 
 def test_to_device_gives_channels_last_batch(batch):
-    x = _to_device(batch, torch.device("cpu"))
+    x = to_device(batch, torch.device("cpu"))
     assert x.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(x, batch)
 
@@ -87,15 +87,12 @@ def test_autocast_dtype_choices():
 
 def test_compile_is_built_once_kept_off_the_state_dict_and_agrees(model, batch):
     eager = predict_proba(model, batch, amp=False)
-    compiled = predict_proba(model, batch, amp=False, compile="eager")
-    torch.testing.assert_close(compiled, eager)
-    from sunpy_slic.classification import _inference_net
-
-    cache = _inference_net(model, None).__dict__["_slic_compiled"]
-    assert len(cache) == 1
-    (first,) = cache.values()
+    result = predict_proba(model, batch, amp=False, compile="eager")
+    torch.testing.assert_close(result, eager)
+    net = inference_net(model, None)
+    first = compiled(net, "eager")  # the one predict_proba built and kept
     predict_proba(model, batch, amp=False, compile="eager")
-    assert list(cache.values()) == [first]  # not compiled again
+    assert compiled(net, "eager") is first  # not compiled again
     assert not any("_orig_mod" in k or "compiled" in k for k in model.state_dict())
 
 

@@ -16,8 +16,13 @@ import pytest
 import torch
 
 from sunpy_slic.exceptions import SlicWeightsError
-from sunpy_slic.legacy import legacy_state_dict_to_slicnet, original_forward, random_legacy_state_dict
-from sunpy_slic.weights import convert_legacy, load_model
+from sunpy_slic.legacy import (
+    convert_legacy,
+    legacy_state_dict_to_slicnet,
+    original_forward,
+    random_legacy_state_dict,
+)
+from sunpy_slic.weights import load_model
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 Tests for `sunpy_slic.data.synthetic`.
 """
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -368,19 +369,70 @@ def test_full_disk_map_features_argument():
     np.testing.assert_array_equal(a.data, b.data)
 
 
-def test_array_core_needs_only_numpy():
-    """The module file works with sunpy and astropy unavailable (a numpy+torch machine)."""
+def test_generator_needs_no_torch():
+    """The generator imports numpy, scipy, astropy and sunpy only: never torch or the classifier."""
+    package = Path(synthetic.__file__).parents[2]
     code = (
-        "import sys, importlib.util\n"
-        "for name in ('sunpy', 'astropy', 'scipy', 'torch'):\n"
-        "    sys.modules[name] = None\n"
-        f"spec = importlib.util.spec_from_file_location('synthetic_alone', {synthetic.__file__!r})\n"
-        "mod = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(mod)\n"
-        "image, truth = mod.make_image('sunspot', seed=1, shape=(64, 64))\n"
+        "import sys, types\n"
+        "class NoTorch:  # any import of torch fails\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] == 'torch':\n"
+        "            raise ImportError('no torch here')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "top = types.ModuleType('sunpy_slic')  # skip sunpy_slic/__init__, which loads the classifier\n"
+        f"top.__path__ = [{str(package)!r}]\n"
+        "sys.modules['sunpy_slic'] = top\n"
+        "from sunpy_slic.data.synthetic import make_full_disk_map, make_image, make_map\n"
+        "image, _ = make_image('sunspot', seed=1, shape=(64, 64))\n"
+        "assert (make_map('sunspot', seed=1, shape=(64, 64)).data == image).all()\n"
+        "make_full_disk_map(seed=1, shape=(64, 64), masks=True)\n"
+        "assert 'torch' not in sys.modules\n"
         "print(float(image.sum()))\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('sunpy_slic'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
+    total, modules = out.stdout.splitlines()
     image, _ = make_image("sunspot", seed=1, shape=(64, 64))
-    assert float(out.stdout) == pytest.approx(float(image.sum()), rel=1e-6)
+    assert float(total) == float(image.sum())
+    allowed = {
+        "sunpy_slic",
+        "sunpy_slic.data",
+        "sunpy_slic.atomic",
+        "sunpy_slic.features",
+        "sunpy_slic.validation",
+    }
+    loaded = {m for m in modules.split() if not m.startswith("sunpy_slic.data.synthetic")}
+    assert loaded <= allowed, loaded - allowed
+
+
+def _imports(path):
+    """(line, top-level module, at module level?) of every import in a file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    top = set(map(id, tree.body))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name, id(node) in top
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path.name}:{node.lineno}: a relative import"
+            yield node.lineno, node.module, id(node) in top
+
+
+def test_generator_imports_are_few_and_at_the_top():
+    files = sorted(Path(synthetic.__file__).parent.glob("*.py"))
+    assert len(files) > 1  # a subpackage
+    ours = {"sunpy_slic.atomic", "sunpy_slic.features", "sunpy_slic.validation"}
+    others = {"numpy", "scipy", "astropy", "sunpy", "tqdm"}
+    offences = []
+    for path in files:
+        for line, module, at_top in _imports(path):
+            where = f"{path.name}:{line} {module}"
+            if not at_top:
+                offences.append(f"{where} is imported inside a function")
+            if module.startswith("sunpy_slic"):
+                if module not in ours and not module.startswith("sunpy_slic.data.synthetic."):
+                    offences.append(f"{where} is not a basic module")
+            elif module.split(".")[0] not in others | sys.stdlib_module_names:
+                offences.append(f"{where} is not numpy, scipy, astropy or sunpy")
+    assert not offences, "\n".join(offences)

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from sunpy_slic import classify
-from sunpy_slic.warning_filters import collected, quiet
 from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.model import SlicNet
+from sunpy_slic.warning_filters import collected, quiet
 
 
 def _interleaved(block):

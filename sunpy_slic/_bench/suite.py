@@ -30,9 +30,25 @@ import time
 from pathlib import Path
 
 import numpy as np
+import sunpy.map
 import torch
+from skimage.transform import resize
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm.auto import tqdm
 
-from sunpy_slic.batch import _check_positive
+from sunpy_slic.atomic import atomic_write_bytes
+from sunpy_slic.batch import classify_files
+from sunpy_slic.classification import classify, default_model, predict_proba
+from sunpy_slic.data import sample_files
+from sunpy_slic.data.synthetic import make_image
+from sunpy_slic.features import FEATURES
+from sunpy_slic.model import SlicNet
+from sunpy_slic.preprocessing import PreprocessSpec, preprocess
+from sunpy_slic.runtime import autocast_dtype, resolve_device
+from sunpy_slic.train import run_epoch
+from sunpy_slic.validation import check_int
+from sunpy_slic.weights import load_model, model_spec
 
 __all__ = [
     "bench_classify",
@@ -76,8 +92,6 @@ def _best_seconds(fn, device, repeats):
 
 def _steps(total, name, progress):
     """A progress bar over the ``total`` stages of a benchmark (the stage just done as its postfix)."""
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, desc=f"Benchmark {name}", unit="stage", leave=False, disable=not progress)
 
 
@@ -121,9 +135,7 @@ def matmul_peak(device="cpu", dtype=torch.float32, *, size=None, repeats=5):
     >>> matmul_peak("cpu", torch.float32, size=256, repeats=2) > 0
     True
     """
-    from sunpy_slic.weights import _device
-
-    device = _device(device)
+    device = resolve_device(device)
     size = size or (8192 if device.type == "cuda" else 4096)
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(size, size, generator=gen).to(device=device, dtype=dtype)
@@ -146,8 +158,6 @@ def forward_flops(model, *, backward=False):
     >>> round(forward_flops(SlicNet(head="paper", image_size=256)) / 1e9, 2)  # VGG-13 at 256x256
     29.37
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     net = copy.deepcopy(model).cpu().float()
     x = torch.zeros(1, 1, net.image_size, net.image_size)
     with FlopCounterMode(display=False) as counter:
@@ -187,10 +197,6 @@ def _target(name, value, target, *, at_most=False):
 # ----------------------------------------------------------------------------------------------
 def _sample_maps(n):
     """``n`` maps cycled from the bundled Hinode/SOT frames (real 512 × 512 data), read once."""
-    import sunpy.map
-
-    from sunpy_slic.data import sample_files
-
     frames = [sunpy.map.Map(f) for f in sample_files()]
     return [frames[i % len(frames)] for i in range(n)]
 
@@ -200,8 +206,6 @@ def _seed_style(maps, model, device):
     The original Slic inference, as the reference: per frame, ``skimage.transform.resize`` to the
     network's size in float64, then a float32 forward pass of that one image (NCHW, ``no_grad``).
     """
-    from skimage.transform import resize
-
     size = model.image_size
     net = copy.deepcopy(model).float().to(device=device, memory_format=torch.contiguous_format).eval()
 
@@ -219,12 +223,6 @@ def _seed_style(maps, model, device):
 
 def _bf16_effect(device, amp_dtype, n_synthetic=100, progress=False):
     """argmax agreement and largest probability difference of bf16 vs float32, bundled model."""
-    from sunpy_slic.classification import model_spec, predict_proba
-    from sunpy_slic.data.synthetic import make_image
-    from sunpy_slic.features import FEATURES
-    from sunpy_slic.preprocessing import preprocess
-    from sunpy_slic.weights import load_model
-
     model = load_model(None, device=device)
     spec = model_spec(model)
     images = [m.data for m in _sample_maps(6)]
@@ -284,14 +282,9 @@ def bench_classify(
     dict
         The measurements, the device, and each target of the device type with ``met`` true or false.
     """
-    from sunpy_slic.classification import autocast_dtype, classify, predict_proba
-    from sunpy_slic.model import SlicNet
-    from sunpy_slic.preprocessing import PreprocessSpec, preprocess
-    from sunpy_slic.weights import _device
-
     for name, value in (("n_images", n_images), ("batch_size", batch_size), ("repeats", repeats)):
-        _check_positive(name, value)
-    device = _device(device)
+        check_int(value, name, minimum=1, what="a positive integer")
+    device = resolve_device(device)
     torch.manual_seed(0)
     model = SlicNet(head=head, image_size=image_size).to(device).eval()
     model.slic_meta = None  # no OOD statistics: both pipelines run the bare network
@@ -371,15 +364,9 @@ def bench_train(
     -------
     dict
     """
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from sunpy_slic.model import SlicNet
-    from sunpy_slic.train import _amp_dtype, _run_epoch
-    from sunpy_slic.weights import _device
-
     for name, value in (("batch_size", batch_size), ("steps", steps), ("repeats", repeats)):
-        _check_positive(name, value)
-    device = _device(device)
+        check_int(value, name, minimum=1, what="a positive integer")
+    device = resolve_device(device)
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     n = batch_size * steps
@@ -389,7 +376,7 @@ def bench_train(
     flops = forward_flops(SlicNet(head=head, image_size=image_size), backward=True)
     peaks = _peaks(device, repeats=3)
     _step(bar, "matmul peak")
-    amp_dtype = _amp_dtype(device, "auto")
+    amp_dtype = autocast_dtype(device, "auto")
     precision = _precision(amp_dtype)
 
     rates = {}
@@ -410,7 +397,7 @@ def bench_train(
         else:
 
             def run(model=model, opt=opt, dtype=dtype):
-                _run_epoch(model, loader, opt, device, dtype, "Benchmark", False)
+                run_epoch(model, loader, opt, device, dtype, "Benchmark", False)
 
         rates[name] = n / _best_seconds(run, device, repeats)
         _step(bar, f"training {name}")
@@ -441,8 +428,6 @@ def bench_train(
 # ----------------------------------------------------------------------------------------------
 def _write_files(folder, n):
     """``n`` FITS files in ``folder``, copies of the bundled Hinode/SOT frames in turn."""
-    from sunpy_slic.data import sample_files
-
     frames = sample_files()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -477,11 +462,8 @@ def _peak_rss_mib():
 
 def _files_child(folder, n, batch_size, device, api):
     """Run in a fresh process: classify the first ``n`` files of ``folder``; print a JSON line."""
-    from sunpy_slic.batch import classify_files
-    from sunpy_slic.classification import _default_model, classify
-
     paths = sorted(Path(folder).glob("frame*.fits*"))[:n]
-    model = _default_model(device)
+    model = default_model(device)
     classify(paths[:batch_size], model=model, batch_size=batch_size, progress=False)  # warm-up
     ready = _peak_rss_mib()
     start = time.perf_counter()
@@ -533,9 +515,7 @@ def bench_files(*, counts=(100, 1000), batch_size=64, device=None, api="table", 
     -------
     dict
     """
-    from sunpy_slic.weights import _device
-
-    _check_positive("batch_size", batch_size)
+    check_int(batch_size, "batch_size", minimum=1, what="a positive integer")
     if api not in ("table", "parquet"):
         msg = f'api must be "table" or "parquet", got {api!r}'
         raise ValueError(msg)
@@ -543,7 +523,7 @@ def bench_files(*, counts=(100, 1000), batch_size=64, device=None, api="table", 
     if not counts or counts[0] < 1:
         msg = f"counts must be positive numbers of files, got {counts!r}"
         raise ValueError(msg)
-    dev = _device(device)
+    dev = resolve_device(device)
     tmp = None
     if folder is None:
         tmp = tempfile.TemporaryDirectory(prefix="sunpy-slic-bench-")
@@ -688,7 +668,5 @@ def run(args):
         print(format_report(r), end="\n\n", flush=True)
         results.append(r)
     if args.json:
-        from sunpy_slic.atomic import atomic_write_bytes
-
         atomic_write_bytes(args.json, (json.dumps(results, indent=2) + "\n").encode())
     return results

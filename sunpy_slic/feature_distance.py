@@ -1,0 +1,227 @@
+"""
+Feature-distance out-of-distribution scores: how far an image's network features lie from the
+training set's (the second of the two signals described in `sunpy_slic.ood`).
+
+The Mahalanobis distance of the image's pooled 512-d network features
+(`~sunpy_slic.model.SlicNet.embed`) to the nearest class mean of the training set, with one
+covariance shared by all classes (Lee et al. 2018), in probabilistic-PCA form. The statistics are
+fitted by `sunpy_slic.ood.fit_ood` and stored in the weights (``extra["ood"]``); this module only
+scores, so inference never imports training.
+"""
+
+import base64
+
+import numpy as np
+import torch
+
+from sunpy_slic.features import FEATURES
+from sunpy_slic.runtime import autocast_dtype, model_device
+
+__all__ = [
+    "DEFAULT_FALSE_REJECTION",
+    "feature_statistics",
+    "ood_configuration",
+    "ood_scores",
+    "score_embeddings",
+    "verdict",
+]
+
+#: The default fraction of in-distribution (validation) images the feature-distance test flags.
+DEFAULT_FALSE_REJECTION = 0.05
+
+_METHOD = (
+    "class-conditional Mahalanobis distance, shared covariance (probabilistic PCA), SlicNet.embed features"
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Arrays in JSON
+# ----------------------------------------------------------------------------------------------
+def _encode(a):
+    a = np.ascontiguousarray(np.asarray(a, dtype="<f4"))
+    return {"dtype": "float32", "shape": list(a.shape), "data": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def _decode(d):
+    a = np.frombuffer(base64.b64decode(d["data"]), dtype="<f4")
+    return a.reshape(d["shape"]).astype(np.float64)
+
+
+# ----------------------------------------------------------------------------------------------
+# Feature statistics
+# ----------------------------------------------------------------------------------------------
+def feature_statistics(embeddings, labels, *, groups=None, n_components=32, shrinkage=0.1):
+    """
+    Training-set statistics of network features for the Mahalanobis score.
+
+    Parameters
+    ----------
+    embeddings : array-like, shape (N, D)
+        Features of the training images (`~sunpy_slic.model.SlicNet.embed`).
+    labels : array-like of int, shape (N,)
+        Their classes.
+    groups : sequence of str, optional
+        A sub-population key per image (e.g. the instrument): every (class, group) pair gets its own
+        mean, so a training set drawn from several sources is not summarised by one blurred mean
+        per class.
+    n_components : int
+        Leading directions of the shared within-class covariance that are kept exactly.
+    shrinkage : float
+        Weight, in [0, 1), of the average variance mixed into every eigenvalue.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable: ``means`` (one per (class, group)), ``groups``, ``components``,
+        ``eigenvalues``, ``residual_variance``, ``dim``, ... (arrays base64-encoded float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.feature_distance import feature_statistics, score_embeddings
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.normal(size=(200, 16)); labels = np.arange(200) % 5
+    >>> stats = feature_statistics(z, labels, n_components=4)
+    >>> near, far = score_embeddings(stats, np.stack([z[0], z[0] + 20]))
+    >>> bool(far > 10 * near)
+    True
+    """
+    z = np.asarray(embeddings, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    if z.ndim != 2 or y.shape != (z.shape[0],):
+        msg = f"expected embeddings (N, D) and N labels, got shapes {z.shape} and {y.shape}"
+        raise ValueError(msg)
+    if not 0 <= shrinkage < 1:
+        msg = f"shrinkage must be in [0, 1), got {shrinkage}"
+        raise ValueError(msg)
+    n, dim = z.shape
+    g = [""] * n if groups is None else ["" if v is None else str(v) for v in groups]
+    if len(g) != n:
+        msg = f"groups must have one entry per image ({n}), got {len(g)}"
+        raise ValueError(msg)
+    keys = sorted({(int(c), k) for c, k in zip(y, g, strict=True)})
+    if n <= len(keys):
+        msg = f"need more training images ({n}) than class/group means ({len(keys)}) for feature statistics"
+        raise ValueError(msg)
+    index = {key: i for i, key in enumerate(keys)}
+    member = np.array([index[(int(c), k)] for c, k in zip(y, g, strict=True)])
+    means = np.stack([z[member == i].mean(axis=0) for i in range(len(keys))])
+    resid = z - means[member]
+    cov = resid.T @ resid / (n - len(keys))
+    eigval, eigvec = np.linalg.eigh(cov)
+    order = np.argsort(eigval)[::-1]
+    eigval, eigvec = np.clip(eigval[order], 0, None), eigvec[:, order]
+    avg = max(float(np.trace(cov)) / dim, 1e-12)
+    shrunk = (1 - shrinkage) * eigval + shrinkage * avg
+    k = int(min(n_components, dim - 1, n - len(keys)))
+    residual = float(shrunk[k:].mean())
+    return {
+        "method": _METHOD,
+        "dim": dim,
+        "n_train": n,
+        "n_components": k,
+        "shrinkage": float(shrinkage),
+        "groups": [[FEATURES[c] if 0 <= c < len(FEATURES) else str(c), key] for c, key in keys],
+        "means": _encode(means),
+        "components": _encode(eigvec[:, :k].T),
+        "eigenvalues": _encode(shrunk[:k]),
+        "residual_variance": residual,
+    }
+
+
+def score_embeddings(stats, embeddings):
+    """
+    Return the out-of-distribution score of each embedding: squared Mahalanobis distance to the
+    nearest training class mean, divided by the feature dimension (larger: less like the training
+    set).
+
+    Parameters
+    ----------
+    stats : dict
+        From `feature_statistics` (or ``extra["ood"]`` of a weights file).
+    embeddings : array-like, shape (N, D)
+
+    Returns
+    -------
+    `numpy.ndarray`
+        float64, shape ``(N,)``.
+    """
+    if isinstance(embeddings, torch.Tensor):
+        embeddings = embeddings.detach().cpu().numpy()
+    z = np.asarray(embeddings, dtype=np.float64)
+    means = _decode(stats["means"])
+    comps = _decode(stats["components"])
+    lam = _decode(stats["eigenvalues"])
+    sigma2 = float(stats["residual_variance"])
+    if z.ndim != 2 or z.shape[1] != means.shape[1]:
+        msg = f"expected embeddings of shape (N, {means.shape[1]}), got {z.shape}"
+        raise ValueError(msg)
+    best = np.full(z.shape[0], np.inf)
+    for m in means:
+        d = z - m
+        proj = d @ comps.T
+        inside = (proj**2 / lam).sum(axis=1)
+        outside = np.maximum((d**2).sum(axis=1) - (proj**2).sum(axis=1), 0) / sigma2
+        best = np.minimum(best, inside + outside)
+    return best / means.shape[1]
+
+
+def ood_scores(model, x, *, amp=False):
+    """
+    Feature-distance scores of a preprocessed batch under the statistics stored with ``model``.
+
+    Parameters
+    ----------
+    model : `~sunpy_slic.model.SlicNet`
+        With ``model.slic_meta.extra["ood"]`` (see `fit_ood`).
+    x : `torch.Tensor`
+        Preprocessed images, shape ``(N, 1, S, S)``.
+    amp : bool or str
+        Reduced precision for the forward pass (float32 by default).
+
+    Returns
+    -------
+    `numpy.ndarray`
+        The scores; compare with ``model.slic_meta.extra["ood"]["threshold"]``.
+    """
+    stats, _ = ood_configuration(model)
+    if stats is None:
+        msg = "the model's weights carry no out-of-distribution statistics (extra['ood']); see fit_ood"
+        raise ValueError(msg)
+    device = model_device(model)
+    dtype = autocast_dtype(device, amp)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            emb = model.embed(x.to(device)).float()
+    finally:
+        model.train(was_training)
+    return score_embeddings(stats, emb)
+
+
+def ood_configuration(model):
+    """(feature statistics or None, training domain or None) stored with a model's weights."""
+    meta = model.slic_meta
+    if meta is None:
+        return None, None
+    return meta.extra.get("ood"), meta.extra.get("training_domain")
+
+
+def verdict(domain_reasons, score, stats):
+    """
+    ``(in_distribution, reasons)`` from why an image is outside the training domain and its score.
+
+    Examples
+    --------
+    >>> from sunpy_slic.feature_distance import verdict
+    >>> verdict([], 0.5, {"threshold": 1.0, "false_rejection": 0.05})
+    (True, ())
+    """
+    reasons = list(domain_reasons)
+    if stats is not None and score is not None and score > stats["threshold"]:
+        reasons.append(
+            f"feature-distance score {score:.3g} is above the threshold {stats['threshold']:.3g} "
+            f"(which flags {stats['false_rejection']:.0%} of validation images)"
+        )
+    return not reasons, tuple(reasons)

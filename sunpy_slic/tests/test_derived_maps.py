@@ -1,0 +1,95 @@
+"""
+Derived maps are what they say: probability maps are never re-interpreted by an instrument's map
+class (issue #13), before or after a FITS round trip, and keep the source's real plate scale.
+"""
+
+import warnings
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pytest
+import sunpy.data.test
+import sunpy.map
+import torch
+from sunpy.map import GenericMap
+
+from sunpy_slic.model import SlicNet
+from sunpy_slic.overlay import probability_map
+
+TEST_DATA = Path(sunpy.data.test.__file__).parent
+HEADERS = sorted(p.name for p in TEST_DATA.rglob("*.header"))
+
+
+@pytest.fixture(scope="module")
+def untrained():
+    torch.manual_seed(0)
+    return SlicNet(image_size=32).eval()
+
+
+def _source_map(name):
+    path = next(TEST_DATA.rglob(name))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # instrument headers carry many non-standard keywords
+        try:
+            smap = sunpy.data.test.get_dummy_map_from_header(path)
+            rng = np.random.default_rng(0)
+            data = rng.normal(1000, 100, smap.data.shape).astype(np.float32)
+            smap = sunpy.map.Map(data, smap.meta)
+            smap.wcs  # noqa: B018 -- sunpy itself cannot make a WCS of some headers
+        except Exception as exc:  # not a map sunpy can make: nothing of ours to test
+            pytest.skip(f"{name}: sunpy makes no usable map of it ({type(exc).__name__})")
+    if smap.data.ndim != 2:
+        pytest.skip(f"{name} does not make a 2-D map")
+    return smap
+
+
+def _probability_maps(smap, model):
+    tile = max(32, min(smap.data.shape) // 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # low contrast, no observer, ...: not what is tested here
+        return probability_map(smap, model=model, tile=tile, stride=tile, max_radius=None, progress=False)
+
+
+@pytest.mark.parametrize("name", HEADERS)
+def test_probability_maps_are_plain_maps_also_after_a_fits_round_trip(name, untrained, tmp_path):
+    smap = _source_map(name)
+    if min(smap.data.shape) < 32:
+        pytest.skip(f"{name}: {smap.data.shape} is smaller than a tile")
+    probs = _probability_maps(smap, untrained)
+    out = probs["sunspot"]
+    assert type(out) is GenericMap
+    assert out.meta["instrume"] == "sunpy-slic"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a source without a date: sunpy warns that it has none
+        assert "sunpy-slic P(Sunspot)" in out.name
+    tile = out.meta["slicstrd"]
+    np.testing.assert_allclose(
+        out.scale.axis1.to_value(u.arcsec / u.pix),
+        tile * smap.scale.axis1.to_value(u.arcsec / u.pix),
+        rtol=1e-6,
+    )
+    path = tmp_path / "p.fits"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # long keyword values, ...
+        out.save(path)
+        back = sunpy.map.Map(path)
+    assert type(back) is GenericMap, f"{name}: a probability map came back as {type(back).__name__}"
+    np.testing.assert_allclose(
+        back.scale.axis1.to_value(u.arcsec / u.pix), out.scale.axis1.to_value(u.arcsec / u.pix), rtol=1e-6
+    )
+
+
+def test_gong_halpha_probability_maps_cover_the_disk(untrained):
+    smap = _source_map("gong_halpha.header")
+    assert type(smap).__name__ == "GONGHalphaMap"
+    probs = _probability_maps(smap, untrained)
+    out = probs["filament"]
+    # The grid must span the disk (about +-1000 arcsec), not the +-7.6 arcsec the CDELT keyword gives.
+    corners = out.wcs.pixel_to_world([0, out.data.shape[1] - 1], [0, out.data.shape[0] - 1])
+    span = abs(corners.Tx[1] - corners.Tx[0])
+    source = smap.wcs.pixel_to_world([0, smap.data.shape[1] - 1], [0, smap.data.shape[0] - 1])
+    assert span > 1000 * u.arcsec
+    # 4 tiles a side, stride = tile: the tile centres span 3/4 of the source
+    ratio = (span / abs(source.Tx[1] - source.Tx[0])).to_value(u.one)
+    assert ratio == pytest.approx(0.75, rel=0.05)
