@@ -9,7 +9,7 @@ metadata gains three ``extra`` entries:
   independent set);
 * ``ood``: feature statistics of the training images and a threshold at the stated false-rejection
   rate of the validation images (`sunpy_slic.ood.fit_ood`);
-* ``training_domain``: the instruments, wavelengths and plate scales of the training images
+* ``training_domain``: the observables (what the images show) and plate scales of the training images
   (`sunpy_slic.ood.training_domain`).
 
 The bundled default model (trained by ``scripts/train_default.py`` with its default ``--work``)::

@@ -11,6 +11,7 @@ from sunpy_slic.exceptions import SlicDataError, SlicWarning, SlicWeightsError
 from sunpy_slic.features import FEATURES
 from sunpy_slic.overlay import detections, probability_map, reproject_to, saliency_map
 from sunpy_slic.preprocessing import PreprocessSpec, preprocess
+from sunpy_slic.sequence import classify_sequence, feature_intervals, smooth_sequence
 from sunpy_slic.weights import load_model
 
 __all__ = [
@@ -23,10 +24,13 @@ __all__ = [
     "__version__",
     "calibrate",
     "classify",
+    "classify_sequence",
     "detections",
+    "feature_intervals",
     "load_model",
     "preprocess",
     "probability_map",
     "reproject_to",
     "saliency_map",
+    "smooth_sequence",
 ]

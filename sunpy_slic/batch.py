@@ -389,7 +389,8 @@ def read_results(output):
 
     Examples
     --------
-    >>>     >>> from sunpy_slic.batch import classify_files, read_results
+    >>> import tempfile
+    >>> from sunpy_slic.batch import classify_files, read_results
     >>> from sunpy_slic.data import sample_files
     >>> out = tempfile.mkdtemp() + "/results.parquet"
     >>> _ = classify_files(sample_files()[:2], out, progress=False)
@@ -595,7 +596,8 @@ def classify_files(
 
     Examples
     --------
-    >>>     >>> from sunpy_slic import FEATURES
+    >>> import tempfile
+    >>> from sunpy_slic import FEATURES
     >>> from sunpy_slic.batch import classify_files
     >>> from sunpy_slic.data import sample_files
     >>> out = tempfile.mkdtemp() + "/results.parquet"

@@ -15,7 +15,7 @@ from astropy.time import Time
 from sunpy.map import GenericMap, MapSequence
 from tqdm.auto import tqdm
 
-from sunpy_slic.domain import check_domain
+from sunpy_slic.domain import check_domain, observable
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.feature_distance import ood_configuration, score_embeddings, verdict
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
@@ -220,8 +220,9 @@ class ClassificationResult:
     meta : `~sunpy.util.MetaDict` or None
         A copy of the map's metadata, untouched.
     in_distribution : bool or None
-        Whether the image looks like the model's training data: False when the map's instrument,
-        wavelength or plate scale is outside the training domain stored in the weights, or its
+        Whether the image looks like the model's training data: False when the map's observable
+        (what it shows, `~sunpy_slic.domain.observable`) or plate scale is outside the training
+        domain stored in the weights, or its
         feature-distance score is above the stored threshold (see `sunpy_slic.ood`). None when the
         weights carry no such information (or an array without metadata meets weights with only a
         training domain).
@@ -361,7 +362,14 @@ def _results_table(results):
 def _read_one(obj, index, details, spec):
     """Read and preprocess one input; return (image, metadata dict, preprocessed (1, 1, S, S) tensor)."""
     img, meta = _map_info(obj, index, details)
-    name = meta["source"] if isinstance(img, GenericMap) else f"image {index}"  # errors name it
+    # Errors name the input by its place in the list, and a map by its name too (maps in a list
+    # often share one, e.g. the instrument and date of a sequence).
+    if isinstance(obj, str | os.PathLike):
+        name = meta["source"]
+    elif isinstance(img, GenericMap):
+        name = f"map {index} ({meta['source']})" if meta["source"] != f"map {index}" else meta["source"]
+    else:
+        name = f"image {index}"
     return img, meta, preprocess(img, spec, names=[name])
 
 
@@ -439,8 +447,9 @@ def classify(
     Warns
     -----
     sunpy_slic.exceptions.SlicWarning
-        When a map's instrument, wavelength or plate scale is outside the training domain stored
-        in the weights (its result has ``in_distribution = False``), or a map has no wavelength.
+        When a map's observable (what it shows, `~sunpy_slic.domain.observable`) or plate scale is
+        outside the training domain stored in the weights (its result has
+        ``in_distribution = False``), or nothing in a map's metadata says what it shows.
 
     Examples
     --------
@@ -495,7 +504,11 @@ def classify(
                     in_dist, reasons, domain_reasons = _flags(img, scores[i], stats, domain)
                     if domain_reasons:
                         outside.append(f"{meta['source']}: {'; '.join(domain_reasons)}")
-                    if isinstance(img, GenericMap) and meta["wavelength"] is None:
+                    if (
+                        isinstance(img, GenericMap)
+                        and meta["wavelength"] is None
+                        and observable(img) == "unknown"
+                    ):
                         no_wavelength.append(meta["source"])
                     probabilities = {k: float(v) for k, v in zip(FEATURES, p, strict=True)}
                     feature = FEATURES[int(np.argmax(p))]

@@ -1,5 +1,5 @@
 """
-The ``sunpy-slic`` command line: ``classify``, ``prepare``, ``train`` and ``evaluate``.
+The ``sunpy-slic`` command line: ``classify``, ``timeline``, ``prepare``, ``train`` and ``evaluate``.
 
 Errors print one line on standard error and exit with status 2 (bad input) or 1 (other failures);
 ``--debug`` shows the full traceback instead.
@@ -12,15 +12,22 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import astropy.units as u
+import numpy as np
+from matplotlib.figure import Figure
+
 from sunpy_slic._bench import suite
 from sunpy_slic._version import __version__
 from sunpy_slic.atomic import atomic_write_bytes
-from sunpy_slic.batch import classify_files
+from sunpy_slic.batch import classify_files, read_results
 from sunpy_slic.classification import classify
 from sunpy_slic.data import sample_files
 from sunpy_slic.data.dataset import prepare_dataset
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
+from sunpy_slic.hek import to_hek_records, write_hek_json, write_voevent
+from sunpy_slic.sequence import classify_sequence, feature_intervals, smooth_sequence
 from sunpy_slic.train import add_fit_arguments, evaluate, fit_and_save
+from sunpy_slic.visualization import plot_timeline
 from sunpy_slic.weights import load_model
 
 __all__ = ["main"]
@@ -78,7 +85,7 @@ def _write_table(table, output):
             t["date_obs"] = [d.isot if d is not None else "" for d in t["date_obs"]]
         # CSV has no metadata block: the provenance goes into "# key: value" comment lines.
         t.meta = {"comments": [f"{key}: {value}" for key, value in table.meta.items()]}
-    t.write(buf, format=fmt)
+    t.write(buf, format=fmt, **({"comment": "# "} if fmt == "ascii.csv" else {}))
     atomic_write_bytes(output, buf.getvalue().encode())
 
 
@@ -145,6 +152,89 @@ def _classify_archive(args, paths):
         print(f"  {feature:<14}{n:>8}")
     for source, error in list(zip(table["source"][~ok], table["error"][~ok], strict=True))[:10]:
         print(f"  error: {source}: {error}")
+    return 0
+
+
+def _time_arg(text):
+    """A command-line time such as ``30min``, ``2h`` or ``45s`` as a Quantity."""
+    try:
+        q = u.Quantity(text)
+    except (TypeError, ValueError):
+        q = None
+    if q is None or not q.isscalar or q.unit.physical_type != "time":
+        msg = f"expected a time such as 30min, 2h or 45s, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return q
+
+
+def _plot_timelines(table, intervals, path):
+    """Write the timeline plot of every channel (instrument and wavelength), one panel each."""
+    wavelength = np.nan_to_num(table["wavelength"].to_value(u.AA), nan=-1.0)
+    keys = sorted(set(zip(table["instrument"].tolist(), wavelength.tolist(), strict=True)))
+    iv_wavelength = np.nan_to_num(intervals["wavelength"].to_value(u.AA), nan=-1.0)
+    fig = Figure(figsize=(11, 3.6 * len(keys)), layout="constrained")
+    for i, (inst, wl) in enumerate(keys):
+        rows = (table["instrument"] == inst) & (wavelength == wl)
+        iv_rows = (intervals["instrument"] == inst) & (iv_wavelength == wl)
+        plot_timeline(table[rows], intervals=intervals[iv_rows], ax=fig.add_subplot(len(keys), 1, i + 1))
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".").lower() or "png", dpi=100)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _cmd_timeline(args):
+    # Check the output names before the (slow) classification.
+    if args.output and Path(args.output).suffix.lower() not in (".ecsv", ".csv"):
+        msg = f"--output must end in .ecsv or .csv, got {Path(args.output).name!r}"
+        raise ValueError(msg)
+    if args.hek and Path(args.hek).suffix.lower() not in (".json", ".xml"):
+        msg = f"--hek must end in .json (HEK JSON) or .xml (VOEvent), got {Path(args.hek).name!r}"
+        raise ValueError(msg)
+    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
+        msg = f"--plot must end in .png, .pdf or .svg, got {Path(args.plot).name!r}"
+        raise ValueError(msg)
+    smoothing = {"persistence": args.persistence, "max_gap": args.max_gap}
+    progress = not args.no_progress
+    archive = len(args.paths) == 1 and Path(args.paths[0]).suffix.lower() == ".parquet"
+    if archive and Path(args.paths[0]).is_dir():  # results of classify --output NAME.parquet
+        table = smooth_sequence(read_results(args.paths[0]), progress=progress, **smoothing)
+    else:
+        paths = _expand(args.paths)
+        if args.sample:
+            paths += [str(p) for p in sample_files()]
+        if not paths:
+            msg = (
+                "no input: give FITS paths, a folder, a glob, @list.txt, a results folder NAME.parquet "
+                "or --sample"
+            )
+            raise ValueError(msg)
+        model = load_model(args.weights, device=args.device)
+        table = classify_sequence(
+            paths, model=model, batch_size=args.batch_size, progress=progress, **smoothing
+        )
+    intervals = feature_intervals(
+        table, min_duration=args.min_duration, include_quiet_sun=args.include_quiet_sun
+    )
+    shown = intervals["feature", "start", "end", "duration", "n_frames", "mean_probability", "instrument"]
+    shown["duration"] = shown["duration"].to(u.min)
+    shown["duration"].info.format = ".1f"
+    shown["mean_probability"].info.format = ".3f"
+    shown.pprint_all()
+    n_segments = table.meta["smoothing"]["n_segments"]
+    print(
+        f"{len(intervals)} intervals in {len(table)} frames ({n_segments} segment{'s' * (n_segments != 1)})"
+    )
+    if args.output:
+        _write_table(intervals, args.output)
+        print(f"wrote the intervals to {args.output}")
+    if args.plot:
+        _plot_timelines(table, intervals, args.plot)
+        print(f"wrote the timeline plot to {args.plot}")
+    if args.hek:
+        records = to_hek_records(intervals)
+        write = write_hek_json if Path(args.hek).suffix.lower() == ".json" else write_voevent
+        write(records, args.hek)
+        print(f"wrote {len(records)} HEK records to {args.hek}")
     return 0
 
 
@@ -225,6 +315,41 @@ def _parser():
     c.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.set_defaults(func=_cmd_classify)
+
+    tl = sub.add_parser(
+        "timeline",
+        help="classify a sequence of frames, smooth it over time and list when each feature was seen",
+    )
+    tl.add_argument(
+        "paths",
+        nargs="*",
+        help="FITS files, folders, globs, @list.txt, or one results folder NAME.parquet of classify",
+    )
+    tl.add_argument("--sample", action="store_true", help="also use the bundled Hinode/SOT sample frames")
+    tl.add_argument("--output", help="write the intervals to this .ecsv or .csv file")
+    tl.add_argument("--plot", help="write the timeline plot to this .png, .pdf or .svg file")
+    tl.add_argument("--hek", help="write the intervals as HEK records: .json (HEK JSON) or .xml (VOEvent)")
+    tl.add_argument(
+        "--persistence",
+        type=_time_arg,
+        help="how long a feature is expected to stay in view, e.g. 30min (default 1h)",
+    )
+    tl.add_argument(
+        "--max-gap",
+        type=_time_arg,
+        help="break the sequence at gaps longer than this, e.g. 20min (default 10 median time steps)",
+    )
+    tl.add_argument(
+        "--min-duration", type=_time_arg, default=0 * u.s, help="leave out shorter intervals, e.g. 5min"
+    )
+    tl.add_argument("--include-quiet-sun", action="store_true", help="also list quiet-Sun intervals")
+    tl.add_argument("--weights", help="weights file or file:// URL (default: bundled)")
+    tl.add_argument(
+        "--batch-size", type=int, default=32, help="images per forward pass (default: %(default)s)"
+    )
+    tl.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
+    tl.add_argument("--no-progress", action="store_true", help="no progress bars")
+    tl.set_defaults(func=_cmd_timeline)
 
     pr = sub.add_parser("prepare", help="preprocess ROOT/<feature>/*.fits into a training store OUT")
     pr.add_argument(

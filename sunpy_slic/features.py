@@ -5,7 +5,7 @@ The order is the original Slic's (alphabetical folder order) and fixes the label
 every model, weights file and dataset store uses.
 """
 
-__all__ = ["DISPLAY_NAMES", "FEATURES", "feature_id", "feature_name"]
+__all__ = ["DISPLAY_NAMES", "FEATURES", "FEATURE_COLORS", "feature_id", "feature_name"]
 
 #: The feature names, in label order (id 0..4).
 FEATURES = ("filament", "flare_ribbon", "prominence", "quiet_sun", "sunspot")
@@ -68,3 +68,16 @@ def feature_name(feature):
     'sunspot'
     """
     return FEATURES[feature_id(feature)]
+
+
+#: One colour per feature, chosen to stand out on the usual solar colour maps: grey scale
+#: (white light, H-alpha), and the orange/red ones of H-alpha and AIA 304 (so no red, orange or
+#: yellow for the features drawn by default). Any of them can be changed per plot (``colors=`` in
+#: `~sunpy_slic.visualization.plot_overlay`).
+FEATURE_COLORS = {
+    "filament": "#00e5ff",
+    "flare_ribbon": "#ff00ff",
+    "prominence": "#39ff14",
+    "quiet_sun": "#c8a2ff",
+    "sunspot": "#2f6bff",
+}

@@ -289,7 +289,8 @@ def convert_legacy(path, out, *, dtype=torch.float32):
     --------
     With the original's ``sol_clf.pth`` (not bundled: 0.6 GB):
 
-    >>> from sunpy_slic.weights import convert_legacy, load_model
+    >>> from sunpy_slic.legacy import convert_legacy
+    >>> from sunpy_slic.weights import load_model
     >>> meta = convert_legacy("sol_clf.pth", "slic_original.safetensors")  # doctest: +SKIP
     >>> meta.model["head"], meta.extra["legacy"]["preprocessing"]["input_range"]  # doctest: +SKIP
     ('paper', [0, 255])

@@ -6,8 +6,9 @@ has seen (Armstrong & Fletcher 2019 found the original Slic silently wrong on SD
 sunspots and 304 Å prominences). sunpy-slic checks two independent signals and reports, for every
 image, ``in_distribution`` (bool) and ``ood_score``:
 
-1. **Metadata** (`check_domain`): the map's instrument, wavelength and plate scale against the
-   training domain stored in the weights (``extra["training_domain"]``, made by
+1. **Metadata** (`check_domain`): the map's observable (what it shows: H-alpha, photospheric,
+   EUV, X-ray, magnetogram, coronagraph, ..., see `~sunpy_slic.domain.observable`) and plate scale
+   against the training domain stored in the weights (``extra["training_domain"]``, made by
    `training_domain`). A map outside it gives a `~sunpy_slic.exceptions.SlicWarning` (not an
    error: the classification is still returned). Values the map does not have are not held
    against it; bare arrays have no metadata and skip this check.

@@ -43,9 +43,11 @@ from tqdm.auto import tqdm
 from sunpy_slic.atomic import atomic_write_bytes
 from sunpy_slic.calibration import expected_calibration_error
 from sunpy_slic.data.dataset import DatasetStore, as_dataset, open_store
+from sunpy_slic.domain import training_domain
 from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.model import SlicNet
+from sunpy_slic.ood import fit_ood
 from sunpy_slic.preprocessing import PreprocessSpec
 from sunpy_slic.runtime import (
     autocast_dtype,
@@ -61,9 +63,10 @@ from sunpy_slic.validation import (
     check_probability,
     check_seed,
 )
-from sunpy_slic.weights import build_model, model_temperature, read_weights, save_weights
+from sunpy_slic.weights import build_model, model_temperature, read_weights, save_weights, set_model_extra
 
 __all__ = [
+    "OUTLIER",
     "FitOptions",
     "FitResult",
     "add_fit_arguments",
@@ -74,6 +77,10 @@ __all__ = [
     "plot_confusion_matrix",
     "run_epoch",
 ]
+
+#: The label of an outlier image in a training set: trained towards the uniform distribution
+#: (outlier exposure), so that the model is unsure of images unlike any feature.
+OUTLIER = -1
 
 _STATE = "state.safetensors"
 _LAST = "last.json"
@@ -130,6 +137,16 @@ class FitOptions:
         Print a one-line summary after every epoch (independent of the progress bars).
     compile : bool, str or dict
         Train through `torch.compile` (True, a backend name, or a dict of its options).
+    flags : bool
+        After training, record with the model what lets it say "I don't know" by itself: the
+        training domain (observables and plate scales, `~sunpy_slic.domain.training_domain`) of a
+        store's images and the out-of-distribution statistics (`~sunpy_slic.ood.fit_ood`, from the
+        training and validation images). A saved model then flags out-of-domain images in
+        `~sunpy_slic.classify` with no further step.
+    outlier_weight : float
+        Weight of the outlier-exposure term for training images labelled `OUTLIER` (-1): images
+        that are none of the features (EUV, magnetograms, noise, ..., see
+        `sunpy_slic.data.outliers`), trained towards equal probabilities for all five.
 
     Examples
     --------
@@ -162,6 +179,8 @@ class FitOptions:
     progress: bool = True
     verbose: bool = True
     compile: object = False
+    flags: bool = True
+    outlier_weight: float = 0.5
 
     def __post_init__(self):
         if self.head not in ("compact", "paper"):
@@ -188,6 +207,8 @@ class FitOptions:
         check_bool(self.resume, "resume")
         check_bool(self.progress, "progress")
         check_bool(self.verbose, "verbose")
+        check_bool(self.flags, "flags")
+        check_positive_float(self.outlier_weight, "outlier_weight", allow_zero=True)
         if self.compile is not False:
             compile_options(self.compile)
         if self.amp not in (True, False, None, "auto", "bf16", "bfloat16", "fp16", "float16"):
@@ -279,8 +300,10 @@ def _check_item(data, name):
         msg = f"{name} image 0 holds NaN or infinite values: train on preprocessed images"
         raise ValueError(msg)
     y = torch.as_tensor(y)
-    if y.ndim != 0 or y.is_floating_point() or y.dtype == torch.bool or not 0 <= int(y) < len(FEATURES):
-        msg = f"{name} labels must be integers in 0..{len(FEATURES) - 1}, got {y!r}"
+    lowest = OUTLIER if name == "train" else 0
+    if y.ndim != 0 or y.is_floating_point() or y.dtype == torch.bool or not lowest <= int(y) < len(FEATURES):
+        allowed = f"{lowest} (an outlier) or 0" if lowest < 0 else "0"
+        msg = f"{name} labels must be integers in {allowed}..{len(FEATURES) - 1}, got {y!r}"
         raise ValueError(msg)
 
 
@@ -304,7 +327,7 @@ def _check_classes(train):
     labels = _labels_of(train)
     if labels is None:
         return
-    present = sorted({int(v) for v in labels})
+    present = sorted({int(v) for v in labels if int(v) >= 0})  # outliers are not a feature
     if len(present) < 2:
         name = FEATURES[present[0]] if present and 0 <= present[0] < len(FEATURES) else present
         msg = (
@@ -312,6 +335,33 @@ def _check_classes(train):
             f"least two of {list(FEATURES)} (for the others it would answer {name} whatever it is shown)"
         )
         raise ValueError(msg)
+
+
+def _record_flags(model, store, train, val, spec, **kw):
+    """Store the training domain (from a store's images) and the OOD statistics with the model."""
+    reference = train
+    if store is not None:
+        rows = store.indices("train")
+        rows = rows if len(rows) else store.indices("all")
+        wavelengths = np.asarray(store.table["wavelength"], dtype=float)[rows]
+        instruments = np.asarray(store.table["instrument"]).astype(str)[rows]
+        records = [
+            {
+                "instrument": inst or None,
+                "wavelength": float(w) if np.isfinite(w) else None,
+                "plate_scale": None,
+            }
+            for inst, w in zip(instruments, wavelengths, strict=True)
+        ]
+        set_model_extra(model, spec, training_domain=training_domain(records))
+        reference = store.subset("train", augment=False)
+        reference = reference if len(reference) else store.subset("all", augment=False)
+    if val is not None and len(val) >= 2 and len(reference) >= 2:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # tiny sets: degenerate covariances
+            fit_ood(model, reference, val, n_components=min(32, max(1, len(reference) // 4)), **kw)
+    else:
+        set_model_extra(model, spec)
 
 
 def _warn_if_chance(metrics, history):
@@ -362,8 +412,15 @@ class FitResult:
         """Write the trained model as a weights file with its recipe, history and metrics."""
         prov = {"recipe": self.recipe, "history": self.history}
         prov.update(provenance or {})
+        extra = self.model.slic_meta.extra if self.model.slic_meta is not None else None
         return save_weights(
-            self.model, path, preprocess=self.spec, provenance=prov, metrics=self.metrics, dtype=dtype
+            self.model,
+            path,
+            preprocess=self.spec,
+            provenance=prov,
+            metrics=self.metrics,
+            extra=extra,
+            dtype=dtype,
         )
 
 
@@ -485,22 +542,44 @@ def _epoch_generator(seed, epoch):
     return g
 
 
-def run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress, distributed=False):
+def _outlier_exposure_loss(logits, y, weight):
+    """
+    Cross-entropy on the features' images plus, for outliers (label `OUTLIER`), ``weight`` times the
+    cross-entropy to the uniform distribution (outlier exposure, Hendrycks et al. 2019).
+    """
+    logp = F.log_softmax(logits.float(), dim=1)
+    inlier = y >= 0
+    n_in = inlier.sum().clamp(min=1)
+    n_out = (~inlier).sum().clamp(min=1)
+    ce = -(logp.gather(1, y.clamp(min=0)[:, None]).squeeze(1) * inlier).sum() / n_in
+    uniform = -(logp.mean(dim=1) * ~inlier).sum() / n_out
+    return ce + weight * uniform
+
+
+def run_epoch(
+    model, loader, optimizer, device, amp_dtype, bar_desc, progress, distributed=False, outlier_weight=0.5
+):
     """
     One training epoch of ``model`` over ``loader``; return (mean loss, accuracy).
 
     The step `fit` takes (and the training benchmark times): channels-last batches, autocast in
     ``amp_dtype`` (None: float32), one device-to-host copy a step, a stop on a non-finite loss.
+    Images labelled `OUTLIER` (-1) are pushed towards the uniform distribution with
+    ``outlier_weight`` (outlier exposure); the accuracy counts the features' images only.
     """
     model.train()
     total, correct, loss_sum = 0, 0, 0.0
     with tqdm(loader, desc=bar_desc, unit="batch", leave=False, disable=not progress) as bar:
         for x, y in bar:
+            outliers = bool((y < 0).any())  # on the CPU: no device wait
             x = to_device(x, device)
             y = y.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = model(x)
-                loss = F.cross_entropy(logits.float(), y)
+                if outliers:
+                    loss = _outlier_exposure_loss(logits, y, outlier_weight)
+                else:
+                    loss = F.cross_entropy(logits.float(), y)
             # One device-to-host copy a step (a GPU waits for each): the loss, checked before the
             # step can spoil the weights, and the number right.
             loss_value, right = torch.stack([loss.detach(), (logits.argmax(1) == y).sum().float()]).tolist()
@@ -515,7 +594,7 @@ def run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress, d
             loss.backward()
             optimizer.step()
             n = y.shape[0]
-            total += n
+            total += n - int((y < 0).sum()) if outliers else n
             loss_sum += loss_value * n
             correct += int(right)
             bar.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{correct / total:.3f}")
@@ -523,7 +602,7 @@ def run_epoch(model, loader, optimizer, device, amp_dtype, bar_desc, progress, d
         sums = torch.tensor([loss_sum, correct, total], dtype=torch.float64, device=device)
         dist.all_reduce(sums)
         loss_sum, correct, total = sums.tolist()
-    return loss_sum / total, correct / total
+    return loss_sum / max(total, 1), correct / max(total, 1)
 
 
 def confusion_metrics(labels, predictions, num_classes=None):
@@ -664,7 +743,11 @@ def fit(train, val=None, *, model=None, options=None, **overrides):
     opts = dataclasses.replace(options, **overrides)
     head, epochs, lr, batch_size = opts.head, opts.epochs, opts.lr, opts.batch_size
     schedule, warmup, seed, amp, progress = opts.schedule, opts.warmup, opts.seed, opts.amp, opts.progress
-    train, val, spec = _as_datasets(train, val, augment=opts.augment, seed=seed, image_size=opts.image_size)
+    store = open_store(train) if isinstance(train, str | os.PathLike) else train
+    store = store if isinstance(store, DatasetStore) else None
+    train, val, spec = _as_datasets(
+        store or train, val, augment=opts.augment, seed=seed, image_size=opts.image_size
+    )
     _check_classes(train)
     image_size = spec.image_size
     device = opts.device
@@ -752,6 +835,7 @@ def fit(train, val=None, *, model=None, options=None, **overrides):
             f"Epoch {epoch + 1}/{epochs}",
             progress,
             distributed=ddp is not None,
+            outlier_weight=opts.outlier_weight,
         )
         if ddp is not None:  # batch-norm statistics from rank 0, so every process holds the same model
             for buffer in model.buffers():
@@ -788,6 +872,8 @@ def fit(train, val=None, *, model=None, options=None, **overrides):
         if ddp.owns_group:
             dist.destroy_process_group()
     model = model.to(memory_format=torch.contiguous_format).eval()
+    if opts.flags and (ddp is None or ddp.rank == 0):
+        _record_flags(model, store, train, val, spec, batch_size=max(batch_size, 64), device=device, amp=amp)
     best_path = (
         ckpt_dir / "best.safetensors"
         if ckpt_dir is not None and (ckpt_dir / "best.safetensors").exists()
@@ -903,8 +989,8 @@ def plot_confusion_matrix(metrics, *, normalize=True, ax=None):
         msg = f"expected a {len(FEATURES)}x{len(FEATURES)} confusion matrix, got shape {cm.shape}"
         raise ValueError(msg)
     shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 4.5))
+    if ax is None:  # constrained layout keeps the long feature names inside the figure
+        _, ax = plt.subplots(figsize=(6, 5), layout="constrained")
     im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
     names = [DISPLAY_NAMES[f] for f in FEATURES]
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")

@@ -16,20 +16,11 @@ from sunpy import log as sunpy_log
 from sunpy.map import GenericMap
 
 from sunpy_slic.classification import ClassificationResult
-from sunpy_slic.features import DISPLAY_NAMES, FEATURES, feature_name
+from sunpy_slic.features import DISPLAY_NAMES, FEATURE_COLORS, FEATURES, feature_name
+from sunpy_slic.timeline_plot import plot_timeline
 
-__all__ = ["FEATURE_COLORS", "plot_detections", "plot_overlay", "plot_probabilities"]
+__all__ = ["FEATURE_COLORS", "plot_detections", "plot_overlay", "plot_probabilities", "plot_timeline"]
 
-#: One colour per feature, chosen to stand out on the usual solar colour maps: grey scale
-#: (white light, H-alpha), and the orange/red ones of H-alpha and AIA 304 (so no red, orange or
-#: yellow for the features drawn by default). Any of them can be changed per plot (``colors=``).
-FEATURE_COLORS = {
-    "filament": "#00e5ff",
-    "flare_ribbon": "#ff00ff",
-    "prominence": "#39ff14",
-    "quiet_sun": "#c8a2ff",
-    "sunspot": "#2f6bff",
-}
 
 _STYLES = ("contour", "heatmap")
 

@@ -131,7 +131,7 @@ def matmul_peak(device="cpu", dtype=torch.float32, *, size=None, repeats=5):
     Examples
     --------
     >>> import torch
-    >>> from sunpy_slic.benchmark import matmul_peak
+    >>> from sunpy_slic._bench.suite import matmul_peak
     >>> matmul_peak("cpu", torch.float32, size=256, repeats=2) > 0
     True
     """
@@ -154,7 +154,7 @@ def forward_flops(model, *, backward=False):
     Examples
     --------
     >>> from sunpy_slic.model import SlicNet
-    >>> from sunpy_slic.benchmark import forward_flops
+    >>> from sunpy_slic._bench.suite import forward_flops
     >>> round(forward_flops(SlicNet(head="paper", image_size=256)) / 1e9, 2)  # VGG-13 at 256x256
     29.37
     """
@@ -534,7 +534,7 @@ def bench_files(*, counts=(100, 1000), batch_size=64, device=None, api="table", 
         bar = _steps(len(counts), "files", progress)
         for n in counts:
             code = (
-                "from sunpy_slic.benchmark import _files_child; "
+                "from sunpy_slic._bench.suite import _files_child; "
                 f"_files_child({str(folder)!r}, {n}, {batch_size}, {str(dev)!r}, {api!r})"
             )
             env = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -588,7 +588,7 @@ def format_report(result):
 
     Examples
     --------
-    >>> from sunpy_slic.benchmark import format_report
+    >>> from sunpy_slic._bench.suite import format_report
     >>> print(format_report({"benchmark": "x", "ratio": 2.5,
     ...                      "targets": [{"name": "ratio", "value": 2.5, "target": 2.2,
     ...                                   "met": True, "at_most": False}]}))

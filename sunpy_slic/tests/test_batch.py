@@ -244,7 +244,8 @@ def test_argument_errors(fits_files, tiny_weights, tmp_path):
         classify_files([1, 2], tmp_path / "o", model=tiny_weights)
     with pytest.raises(ValueError, match="batch_size"):
         classify_files(fits_files[:1], tmp_path / "o", model=tiny_weights, batch_size=0)
-    with pytest.raises(ValueError, match="chunk_size"):
+    # #12: one set of argument checks: a non-integer is the wrong kind of value (TypeError)
+    with pytest.raises(TypeError, match="chunk_size"):
         classify_files(fits_files[:1], tmp_path / "o", model=tiny_weights, chunk_size=1.5)
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file"):
@@ -332,12 +333,15 @@ def test_ood_columns_match_classify_and_flagged_files_warn(hpc_map, tmp_path):
     from sunpy_slic.data import sample_files
     from sunpy_slic.exceptions import SlicWarning
 
-    outside = tmp_path / "other_instrument.fits"
-    hpc_map.save(outside)  # instrument TEST: not one the bundled model was trained on
+    import sunpy.map
+
+    # #14: another instrument in H-alpha is in domain now; another band (171 Å, EUV) is not
+    outside = tmp_path / "other_band.fits"
+    sunpy.map.Map(hpc_map.data, {**hpc_map.meta, "wavelnth": 171}).save(outside)
     files = [*(str(f) for f in sample_files()[:2]), str(outside)]
     with pytest.warns(SlicWarning, match="outside the model's training domain"):
         ref = classify(files, amp=False, progress=False)
-    with pytest.warns(SlicWarning, match=r"1 of 3 files are outside .*other_instrument\.fits"):
+    with pytest.warns(SlicWarning, match=r"1 of 3 files are outside .*other_band\.fits"):
         table = classify_files(files, tmp_path / "out.parquet", amp=False, progress=False)
     assert list(table["in_distribution"]) == [True, True, False]
     assert list(table["in_distribution"]) == list(ref["in_distribution"])

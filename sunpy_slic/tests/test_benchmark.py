@@ -101,16 +101,22 @@ def test_bench_files_rejects_bad_arguments():
 
 
 @pytest.mark.parametrize(
-    ("fn", "kwargs", "match"),
+    ("fn", "kwargs", "error", "match"),
     [
-        (benchmark.bench_classify, {"repeats": 0}, "repeats must be a positive integer, got 0"),
-        (benchmark.bench_classify, {"n_images": -3}, "n_images must be a positive integer, got -3"),
-        (benchmark.bench_train, {"steps": 0}, "steps must be a positive integer, got 0"),
-        (benchmark.bench_files, {"batch_size": 1.5}, "batch_size must be a positive integer, got 1.5"),
+        (benchmark.bench_classify, {"repeats": 0}, ValueError, "repeats must be a positive integer, got 0"),
+        (benchmark.bench_classify, {"n_images": -3}, ValueError, "n_images must be a positive integer, got -3"),
+        (benchmark.bench_train, {"steps": 0}, ValueError, "steps must be a positive integer, got 0"),
+        # #12: one set of argument checks: a float is the wrong kind of value, a TypeError
+        (
+            benchmark.bench_files,
+            {"batch_size": 1.5},
+            TypeError,
+            r"batch_size must be a positive integer, got float \(1.5\)",
+        ),
     ],
 )
-def test_bad_sizes_are_refused_before_any_work(fn, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_sizes_are_refused_before_any_work(fn, kwargs, error, match):
+    with pytest.raises(error, match=match):
         fn(device="cpu", **kwargs)
 
 

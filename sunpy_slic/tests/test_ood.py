@@ -93,7 +93,7 @@ def test_euv_map_is_flagged_by_its_metadata(ood_model, aia_map):
     assert result.in_distribution is False
     text = " ".join(result.ood_reasons)
     assert "wavelength 171 Å" in text
-    assert "instrument 'AIA 3'" in text
+    assert "observable 'euv'" in text  # #14: what the map shows, not the instrument's name
     assert "plate scale 19.2 arcsec/pixel" in text
     assert result.to_dict()["in_distribution"] is False
 
@@ -154,15 +154,17 @@ def test_training_domain_and_check(aia_map):
     assert domain["instruments"] == ["SOT/NB", "SYNTHETIC"]
     assert domain["wavelengths"] == [[5526.0, 5626.0], [6513.0, 6613.0]]
     assert domain["plate_scale"] == pytest.approx([0.08 / 1.5, 1.5], rel=1e-5)
-    assert check_domain(aia_map, domain)[0].startswith("instrument 'AIA 3'")
-    assert len(check_domain(aia_map, domain)) == 3
+    # #14: a physical domain: the observable and the plate scale, not the instrument's name
+    assert check_domain(aia_map, domain)[0].startswith("observable 'euv' (wavelength 171 Å)")
+    assert len(check_domain(aia_map, domain)) == 2
     info = map_domain_info(aia_map)
     assert info["wavelength"] == 171.0
     assert info["plate_scale"] == pytest.approx(19.18, abs=0.01)
     # Unknown values are not held against an image; instrument names ignore case.
     assert check_domain({"instrument": "synthetic", "wavelength": None, "plate_scale": None}, domain) == []
     assert check_domain({"instrument": None, "wavelength": 6562.8, "plate_scale": 0.5}, domain) == []
-    assert check_domain({"instrument": "GONG", "wavelength": 6562.8, "plate_scale": 1.0}, domain) != []
+    # #14: an unseen instrument in a supported observable is in domain
+    assert check_domain({"instrument": "GONG", "wavelength": 6562.8, "plate_scale": 1.0}, domain) == []
     gong = {"instrument": "GONG", "wavelength": 6562.8, "plate_scale": 1.0}
     any_instrument = training_domain([{"instrument": "A", "wavelength": 6563.0}], instruments=False)
     assert check_domain(gong, any_instrument) == []

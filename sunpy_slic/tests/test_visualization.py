@@ -88,7 +88,8 @@ def _contour_sets(ax):
 
 
 def _legend_labels(ax):
-    return [t.get_text() for t in ax.get_legend().get_texts()]
+    # contour legends also give the levels: "Sunspot (p = 0.5, 0.7, 0.9)"
+    return [t.get_text().split(" (p = ")[0] for t in ax.get_legend().get_texts()]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -156,13 +157,20 @@ def test_plot_overlay_contours(image, prob_maps):
     assert ax.wcs.wcs.compare(image.wcs.wcs)
     assert any(isinstance(im, AxesImage) for im in ax.get_images())  # the image underneath
     contours = _contour_sets(ax)
-    # one contour set per feature that reaches the lowest level (flare ribbon, prominence do not)
-    drawn = ("filament", "quiet_sun", "sunspot")
-    assert len(contours) == 3
+    # one contour set per feature that reaches the lowest level (flare ribbon, prominence do not);
+    # quiet Sun, the background, only when asked for (#13)
+    drawn = ("filament", "sunspot")
+    assert len(contours) == 2
     colours = [matplotlib.colors.to_hex(c.get_edgecolor()[0]) for c in contours]
     assert colours == [matplotlib.colors.to_hex(FEATURE_COLORS[f]) for f in drawn]
     assert list(contours[-1].levels) == pytest.approx([0.5, 0.7, 0.9])
-    assert _legend_labels(ax) == [DISPLAY_NAMES[f] for f in FEATURES]
+    assert _legend_labels(ax) == [DISPLAY_NAMES[f] for f in FEATURES if f != "quiet_sun"]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[-1] == "Sunspot (p = 0.5, 0.7, 0.9)"  # the levels drawn are in the legend
+    everything = plot_overlay(
+        image, prob_maps, feature=list(FEATURES), ax=plt.figure().add_subplot(projection=image)
+    )
+    assert len(_contour_sets(everything)) == 3
     # the view stays on the image
     assert ax.get_xlim() == pytest.approx((-0.5, 127.5))
 
@@ -212,7 +220,8 @@ def test_plot_overlay_end_to_end(image):
 
     probs = probability_map(image, model=SlicNet(image_size=32).eval(), tile=32, progress=False)
     ax = plot_overlay(image, probs, style="heatmap")
-    assert _legend_labels(ax) == [DISPLAY_NAMES[f] for f in FEATURES]
+    # #13: quiet Sun is the background, left out unless asked for
+    assert _legend_labels(ax) == [DISPLAY_NAMES[f] for f in FEATURES if f != "quiet_sun"]
     ax = plot_overlay(
         image, probs["quiet_sun"], levels=[0.1, 0.2], ax=plt.figure().add_subplot(projection=image)
     )
@@ -253,7 +262,7 @@ def _bare(ax):
 @pytest.mark.mpl_image_compare(**COMPARE)
 def test_image_overlay_contours(image, prob_maps):
     fig = plt.figure(figsize=(4, 4))
-    ax = plot_overlay(image, prob_maps, ax=fig.add_subplot(projection=image))
+    ax = plot_overlay(image, prob_maps, feature=list(FEATURES), ax=fig.add_subplot(projection=image))
     assert len(_contour_sets(ax)) == 3
     return _bare(ax)
 

@@ -57,6 +57,7 @@ REPORT = "report.json"
 MANIFEST = "manifest.json"
 #: The folder of the resumable work of a run that has not finished, and its settings file.
 CHUNKS = "chunks"
+_FITS_ENDINGS = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 STATE = "state.json"
 #: The sides of a split.
 SPLITS = ("train", "val")
@@ -203,10 +204,26 @@ def read_store(path):
         raise NotADirectoryError(msg)
     manifest = read_json(path / MANIFEST)
     if manifest is None:
-        msg = (
-            f"{path} is not a complete dataset store (no readable {MANIFEST}): a prepare_dataset run "
-            "did not finish there; run prepare_dataset again with the same arguments to resume it"
+        started = (path / CHUNKS).is_dir() or any(
+            (path / name).exists() for name in (STATE, IMAGES, LABELS, META, SPEC, REPORT)
         )
+        fits = [p for p in path.glob("*/*") if p.name.lower().endswith(_FITS_ENDINGS)]
+        if started:
+            msg = (
+                f"{path} is not a complete dataset store (no readable {MANIFEST}): a prepare_dataset run "
+                "did not finish there; run prepare_dataset again with the same arguments to resume it"
+            )
+        elif fits:
+            msg = (
+                f"{path} is a folder of FITS files (e.g. {fits[0].relative_to(path)}), not a prepared "
+                f"dataset store: prepare it first with `sunpy-slic prepare {path} STORE` (or "
+                "sunpy_slic.data.dataset.prepare_dataset), then train on STORE"
+            )
+        else:
+            msg = (
+                f"{path} is not a complete dataset store (no readable {MANIFEST}); make one with "
+                "`sunpy-slic prepare ROOT STORE` from a folder with one sub-folder of FITS files per feature"
+            )
         raise ValueError(msg)
     if manifest.get("format") != FORMAT:
         msg = f"{path / MANIFEST} has format {manifest.get('format')!r}, expected {FORMAT!r}"
