@@ -183,7 +183,7 @@ def _reexported_data_docstring(app, what, name, obj, options, lines):
     if what not in ("data", "attribute") or not lines:
         return
     typedoc = type(obj).__doc__
-    if not typedoc or " ".join(lines).split() != inspect.cleandoc(typedoc).split():
+    if not isinstance(typedoc, str) or " ".join(lines).split() != inspect.cleandoc(typedoc).split():
         return
 
     modname, _, attr = name.rpartition(".")

@@ -1,7 +1,7 @@
 """
-=============================================
+==============================================
 When did the flare ribbons appear? (synthetic)
-=============================================
+==============================================
 
 How to classify a sequence of frames with `sunpy_slic.sequence.classify_sequence`, smooth the
 answer over time and list the intervals in which each feature was seen, then plot the timeline and
