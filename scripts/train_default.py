@@ -76,7 +76,14 @@ def synthetic_frames(n_per_class, seed, shape, spec, p_effects, progress, featur
             rng = np.random.default_rng([seed, fid, i])
             scale = random_scale(rng, feature)
             effects = "random" if rng.random() < p_effects else None
-            image, _ = make_image(feature, seed=seed + 10_000 * fid + i, shape=shape, scale=scale, effects=effects)
+            image, _ = make_image(
+                feature,
+                seed=seed + 10_000 * fid + i,
+                shape=shape,
+                scale=scale,
+                scene="physical",
+                effects=effects,
+            )
             images.append(image)
             labels.append(fid)
             scales.append(scale)
@@ -183,10 +190,16 @@ def main(argv=None):
             args.n_per_class, args.seed, shape, spec, args.p_effects, progress
         )
         data["x_tiles"], data["y_tiles"] = disk_tiles(
-            args.n_scenes, args.seed + 500_000, spec, tile=128, shapes=[(768, 768), (1024, 1024), (1536, 1536)]
+            args.n_scenes,
+            args.seed + 500_000,
+            spec,
+            tile=128,
+            shapes=[(768, 768), (1024, 1024), (1536, 1536)],
         )
         data["x_hinode"], data["y_hinode"] = hinode_crops(real_train, args.n_hinode, args.seed, spec)
-        outliers, _ = outlier_images(args.n_outliers, seed=args.seed + 700_000, shape=(192, 192), families=trained_families)
+        outliers, _ = outlier_images(
+            args.n_outliers, seed=args.seed + 700_000, shape=(192, 192), families=trained_families
+        )
         data["x_out"] = _preprocess_batches(list(outliers), spec)
         # Validation: other seeds, in distribution only.
         data["x_val"], data["y_val"], _ = synthetic_frames(
@@ -251,7 +264,9 @@ def main(argv=None):
         plate_scale_margin=1.0,
     )
     set_training_domain(model, domain)
-    reference = ConcatDataset([SlicDataset(data["x_frames"], data["y_frames"]), SlicDataset(data["x_tiles"], data["y_tiles"])])
+    reference = ConcatDataset(
+        [SlicDataset(data["x_frames"], data["y_frames"]), SlicDataset(data["x_tiles"], data["y_tiles"])]
+    )
     fit_ood(model, reference, val, batch_size=64)
     calib = calibrate(model, val, batch_size=64)
 
@@ -322,7 +337,9 @@ def main(argv=None):
     )
     del extra
     model = load_model(args.out)
-    report["file"] = {"path": str(args.out.relative_to(ROOT)) if args.out.is_relative_to(ROOT) else str(args.out)}
+    report["file"] = {
+        "path": str(args.out.relative_to(ROOT)) if args.out.is_relative_to(ROOT) else str(args.out)
+    }
     report["file"].update(sha256=_sha(args.out), bytes=args.out.stat().st_size, tensor_sha256=meta.sha256)
     args.report.write_text(json.dumps(report, indent=1, default=float) + "\n")
     print(json.dumps({k: report[k] for k in ("hinode_held_out", "ood", "file")}, indent=1, default=float))

@@ -370,7 +370,7 @@ def test_full_disk_map_features_argument():
 
 
 def test_generator_needs_no_torch():
-    """The generator imports numpy, scipy, astropy and sunpy only: never torch or the classifier."""
+    """The generator imports numpy, scipy, astropy, sunpy and PIL only: never torch or the classifier."""
     package = Path(synthetic.__file__).parents[2]
     code = (
         "import sys, types\n"
@@ -382,10 +382,12 @@ def test_generator_needs_no_torch():
         "top = types.ModuleType('sunpy_slic')  # skip sunpy_slic/__init__, which loads the classifier\n"
         f"top.__path__ = [{str(package)!r}]\n"
         "sys.modules['sunpy_slic'] = top\n"
-        "from sunpy_slic.data.synthetic import make_full_disk_map, make_image, make_map\n"
+        "from sunpy_slic.data.synthetic import REALISM_EFFECTS, make_full_disk_map, make_image, make_map\n"
         "image, _ = make_image('sunspot', seed=1, shape=(64, 64))\n"
         "assert (make_map('sunspot', seed=1, shape=(64, 64)).data == image).all()\n"
         "make_full_disk_map(seed=1, shape=(64, 64), masks=True)\n"
+        "make_image('filament', seed=1, shape=(64, 64), scale='random', effects='random')\n"
+        "make_image('filament', seed=1, shape=(64, 64), effects=list(REALISM_EFFECTS))\n"
         "assert 'torch' not in sys.modules\n"
         "print(float(image.sum()))\n"
         "print(' '.join(sorted(m for m in sys.modules if m.startswith('sunpy_slic'))))\n"
@@ -423,7 +425,7 @@ def test_generator_imports_are_few_and_at_the_top():
     files = sorted(Path(synthetic.__file__).parent.glob("*.py"))
     assert len(files) > 1  # a subpackage
     ours = {"sunpy_slic.atomic", "sunpy_slic.features", "sunpy_slic.validation"}
-    others = {"numpy", "scipy", "astropy", "sunpy", "tqdm"}
+    others = {"numpy", "scipy", "astropy", "sunpy", "tqdm", "PIL"}
     offences = []
     for path in files:
         for line, module, at_top in _imports(path):
@@ -434,5 +436,5 @@ def test_generator_imports_are_few_and_at_the_top():
                 if module not in ours and not module.startswith("sunpy_slic.data.synthetic."):
                     offences.append(f"{where} is not a basic module")
             elif module.split(".")[0] not in others | sys.stdlib_module_names:
-                offences.append(f"{where} is not numpy, scipy, astropy or sunpy")
+                offences.append(f"{where} is not numpy, scipy, astropy, sunpy, tqdm or PIL")
     assert not offences, "\n".join(offences)

@@ -9,13 +9,12 @@ import time
 import numpy as np
 import pytest
 from astropy.io import fits
+from scipy import ndimage
 
 from sunpy_slic.data.synthetic import (
     PLATE_SCALE_RANGES,
     RANDOM_EFFECT_PROBABILITY,
     REALISM_EFFECTS,
-    _realism,
-    _scene,
     apply_effects,
     make_dataset,
     make_image,
@@ -112,25 +111,29 @@ def test_the_registry():
     assert len(REALISM_EFFECTS) == len(set(REALISM_EFFECTS)) == 10
     assert set(RANDOM_EFFECT_PROBABILITY) == set(REALISM_EFFECTS)
     assert all(0 < p < 1 for p in RANDOM_EFFECT_PROBABILITY.values())
-    assert set(_realism.EFFECT_FUNCTIONS) == set(REALISM_EFFECTS)
+
+
+def _used(feature, seed, effects, shape=(32, 32)):
+    """The effects make_image applied, and their parameters."""
+    return make_image(feature, seed=seed, shape=shape, effects=effects)[1]["effects"]
 
 
 @pytest.mark.parametrize("name", REALISM_EFFECTS)
 def test_each_effect_is_deterministic_and_changes_the_image(name):
     image = _image(seed=3)
-    fn = _realism.EFFECT_FUNCTIONS[name]
-    a = fn(image, _rng(5))
-    b = fn(image, _rng(5))
+    a = apply_effects(image, [name], _rng(5))
+    b = apply_effects(image, [name], _rng(5))
     assert a.dtype == np.float32
     assert a.shape == image.shape
     assert np.isfinite(a).all()
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, image.astype(np.float32))
-    # the same as through apply_effects, with the same generator
-    np.testing.assert_array_equal(a, apply_effects(image, [name], _rng(5)))
-    # parameters differ between generators
-    params = [_realism._apply(image, [name], _rng(s))[1][name] for s in range(6)]
+    # a seed for the generator works as well
+    np.testing.assert_array_equal(apply_effects(image, [name], 5), a)
+    # the parameters are random, seeded by make_image's seed
+    params = [_used("quiet_sun", seed, [name])[name] for seed in range(6)]
     assert len({repr(p) for p in params}) > 1
+    assert params[0] == _used("quiet_sun", 0, [name])[name]
 
 
 def test_quantize_8bit():
@@ -202,11 +205,17 @@ def test_slit_is_dark_but_not_zero():
     assert out[60, 34] == pytest.approx(image[60, 34], rel=1e-5)
     # random slits: a dark column, and never all of the image
     for seed in range(5):
-        _, used = _realism._apply(image, ["slit"], _rng(seed))
-        col = round(used["slit"]["column"])
-        out = apply_effects(image, ["slit"], _rng(seed))
-        assert out[:, col].mean() < 0.75 * image[:, col].mean()
-        assert out[:, col].min() > 0
+        plain, _ = make_image("sunspot", seed=seed, shape=(48, 48))
+        jaw, truth = make_image("sunspot", seed=seed, shape=(48, 48), effects=["slit"])
+        params = truth["effects"]["slit"]
+        col = round(params["column"])
+        assert 0.2 * 47 <= params["column"] <= 0.8 * 47
+        assert 1 <= params["width"] <= 4
+        assert 0.1 <= params["transmission"] <= 0.6
+        assert jaw[:, col].mean() < 0.75 * plain[:, col].mean()
+        assert jaw[:, col].min() > 0
+        far = np.abs(np.arange(48) - params["column"]) > params["fiducial_length"] / 2 + 3
+        np.testing.assert_array_equal(jaw[:, far], plain[:, far])
 
 
 @pytest.mark.parametrize("fill", ["zero", 0.25])
@@ -275,9 +284,14 @@ def test_saturation_clips():
     assert np.mean(out == out.max()) >= 0.04
     below = image < level
     np.testing.assert_array_equal(out[below], image[below].astype(np.float32))
+    # blooming: the saturation bleeds along the columns, and only there
     bled = apply_effects(image, {"saturation": {"percentile": 99.0, "bleed": 5}}, 0)
-    clipped = apply_effects(image, {"saturation": {"percentile": 99.0, "bleed": 0}}, 0)
-    assert np.sum(bled == bled.max()) > np.sum(clipped == clipped.max())
+    level = np.float32(np.percentile(image, 99.0))
+    full = image >= np.percentile(image, 99.0)
+    spill = ndimage.binary_dilation(full, structure=np.ones((3, 1), bool), iterations=5)
+    assert spill.sum() > full.sum()
+    assert (bled[spill] == level).all()
+    np.testing.assert_array_equal(bled[~spill], image[~spill].astype(np.float32))
 
 
 def test_negative_pixels_sit_next_to_bright_kernels():
@@ -293,22 +307,19 @@ def test_negative_pixels_sit_next_to_bright_kernels():
 
 def test_effects_are_applied_in_registry_order():
     image = _image(seed=9)
-    a, used = _realism._apply(image, ["jpeg", "slit", "border"], _rng(3))
+    a = apply_effects(image, ["jpeg", "slit", "border"], _rng(3))
     b = apply_effects(image, ["border", "jpeg", "slit"], _rng(3))
     np.testing.assert_array_equal(a, b)
-    assert list(used) == ["slit", "border", "jpeg"]
+    assert list(_used("sunspot", 1, ["jpeg", "slit", "border"])) == ["slit", "border", "jpeg"]
+    assert list(_used("sunspot", 1, list(reversed(REALISM_EFFECTS)))) == list(REALISM_EFFECTS)
 
 
 def test_random_effects():
-    image = _image(seed=10, shape=(32, 32))
     counts = dict.fromkeys(REALISM_EFFECTS, 0)
     n = 300
     for seed in range(n):
-        out, used = _realism._apply(image, "random", _rng(seed))
-        for name in used:
+        for name in _used("quiet_sun", seed, "random", shape=(16, 16)):
             counts[name] += 1
-        if seed < 5:
-            np.testing.assert_array_equal(out, apply_effects(image, "random", _rng(seed)))
     for name, p in RANDOM_EFFECT_PROBABILITY.items():
         assert abs(counts[name] / n - p) < 4 * np.sqrt(p * (1 - p) / n) + 0.01, name
 
@@ -343,8 +354,8 @@ def test_make_image_effects_are_seeded():
     plain, _ = make_image("sunspot", seed=3, shape=SMALL)
     jaw, truth = make_image("sunspot", seed=3, shape=SMALL, effects=["slit"])
     assert list(truth["effects"]) == ["slit"]
-    # the effects act on the classic image
-    np.testing.assert_array_equal(jaw, apply_effects(plain, ["slit"], _rng([3, 4, 0xEFFEC7])))
+    # the effects act on the classic image: with the same parameters, apply_effects gives the same
+    np.testing.assert_array_equal(jaw, apply_effects(plain, truth["effects"], 0))
 
 
 def test_make_image_mask_excludes_the_filled_border():
@@ -515,77 +526,110 @@ def test_physical_feature_sizes_in_arcsec():
 # ----------------------------------------------------------------------------------------------
 # The confusers of each class
 # ----------------------------------------------------------------------------------------------
-def _spy(monkeypatch, name):
-    """Count the calls of a function of `_scene` (passing them through)."""
-    calls = []
-    original = getattr(_scene, name)
-
-    def spy(*args, **kwargs):
-        calls.append((args, kwargs))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(_scene, name, spy)
-    return calls
+def _contents(feature, scene, n=30, scale=1.0):
+    """For each of ``n`` seeds, what the scene holds besides its background and main feature."""
+    return [
+        make_image(feature, seed=seed, shape=(32, 32), scale=scale, scene=scene)[1]["contents"]
+        for seed in range(n)
+    ]
 
 
-def test_physical_filaments_have_active_region_surroundings(monkeypatch):
-    regions = _spy(monkeypatch, "_active_region")
-    pores = _spy(monkeypatch, "_pores")
-    n = 24
-    for seed in range(n):
-        make_image("filament", seed=seed, shape=(32, 32), scale=1.0, scene="physical")
-    assert 0.35 < len(regions) / n < 0.75
-    assert all(kw["fibrils"] is not None for _, kw in regions)  # dark active-region fibrils
-    assert len(pores) >= 3
-    regions.clear()
-    for seed in range(n):
-        make_image("filament", seed=seed, shape=(32, 32), scale=1.0)
-    assert len(regions) / n < 0.5
+def _share(contents, item):
+    return np.mean([item in c for c in contents])
 
 
-def test_physical_quiet_sun_has_plage_and_fibrils(monkeypatch):
-    regions = _spy(monkeypatch, "_active_region")
+def test_physical_filaments_have_active_region_surroundings():
+    physical = _contents("filament", "physical")
+    classic = _contents("filament", "classic")
+    near_ar = {"plage", "faculae"}
+    share = np.mean([bool(near_ar & set(c)) for c in physical])
+    assert 0.35 < share < 0.75
+    assert share > np.mean([bool(near_ar & set(c)) for c in classic])
+    assert _share(physical, "pore") > 0.1
+    assert _share(classic, "pore") == 0
+    assert _share(physical, "active_region_fibrils") > 0.1
+
+
+def test_physical_quiet_sun_has_plage_and_dark_fibrils():
+    physical = _contents("quiet_sun", "physical")
+    assert _share(physical, "plage") > 0.1
+    assert _share(physical, "enhanced_network") > 0.05
+    assert _share(physical, "fibrils") > 0.4
+    assert _share(physical, "fibrils") > _share(_contents("quiet_sun", "classic"), "fibrils")
+    # ... but no filament, spot or ribbon
+    for c in physical:
+        assert not {"pore", "companion_spot", "two_ribbons", "circular_ribbon", "on_disk_filament"} & set(c)
+
+
+def test_physical_sunspots_are_complex():
+    physical = _contents("sunspot", "physical", scale=0.5)
+    n_spots = [c.count("companion_spot") + c.count("delta_spot") for c in physical]
+    assert max(n_spots) >= 4  # complex groups
+    assert np.mean(np.array(n_spots) > 0) > 0.5
+    assert 0.05 < _share(physical, "delta_spot") < 0.45
+    assert _share(_contents("sunspot", "classic", scale=0.5), "delta_spot") == 0
+
+
+def test_physical_ribbons_have_several_shapes():
+    physical = _contents("flare_ribbon", "physical", scale=0.5)
+    assert all(("circular_ribbon" in c) != ("two_ribbons" in c) for c in physical)
+    assert 0.1 < _share(physical, "circular_ribbon") < 0.55
+    assert _share(_contents("flare_ribbon", "classic", scale=0.5), "two_ribbons") == 1
+
+
+def _ribbon_peaks(scene):
+    peaks = []
     for seed in range(30):
-        make_image("quiet_sun", seed=seed, shape=(32, 32), scale=1.0, scene="physical")
-    assert len(regions) >= 8
-    assert {kw["weak"] for _, kw in regions} == {True, False}  # enhanced network and plage
+        image, _ = make_image("flare_ribbon", seed=seed, shape=(64, 64), scale=0.5, scene=scene)
+        peaks.append(image.max() / np.median(image))
+    return np.array(peaks)
 
 
-def test_physical_sunspots_are_complex(monkeypatch):
-    spots = _spy(monkeypatch, "_sunspot")
-    counts = []
-    for seed in range(30):
-        before = len(spots)
-        make_image("sunspot", seed=seed, shape=(32, 32), scale=0.5, scene="physical")
-        counts.append(len(spots) - before)
-    assert max(counts) >= 4  # complex groups
-    assert np.mean(np.array(counts) > 1) > 0.5
-    assert all(kw.get("p_bridge") == 0.6 for _, kw in spots if not kw.get("pore"))  # light bridges
+def test_physical_ribbons_are_faint_and_bright():
+    physical, classic = _ribbon_peaks("physical"), _ribbon_peaks("classic")
+    assert physical.min() < 0.8 * classic.min()
+    assert physical.max() > 1.2 * classic.max()
 
 
-def test_physical_ribbons_have_several_shapes_and_brightnesses(monkeypatch):
-    circles = _spy(monkeypatch, "_circular_ribbon")
-    pairs = _spy(monkeypatch, "_ribbons")
-    amps = []
-    for seed in range(30):
-        make_image("flare_ribbon", seed=seed, shape=(32, 32), scale=0.5, scene="physical")
-    for args, _ in circles:
-        amps.append(args[6])
-    for args, _ in pairs:
-        amps.append(args[8])
-    assert len(circles) >= 3
-    assert len(pairs) >= 10
-    assert min(amps) < 1.0
-    assert max(amps) > 3.0
+def _prominence_contrasts(scene):
+    """The prominence's median brightness above the sky, in units of the disk's median."""
+    out = []
+    for seed in range(40):
+        image, truth, mask = make_image(
+            "prominence", seed=seed, shape=(64, 64), scale=0.5, scene=scene, mask=True
+        )
+        assert truth["limb_in_field"]
+        rows, cols = np.indices(image.shape)
+        r = np.hypot(rows - truth["sun_row"], cols - truth["sun_col"])
+        radius = truth["rsun"] / truth["scale"]
+        sky = image[(r > radius + 2) & ~mask]
+        disk = image[r < radius - 2]
+        if mask.sum() > 5 and sky.size > 20 and disk.size > 20:
+            out.append((np.median(image[mask]) - np.median(sky)) / np.median(disk))
+    return np.array(out)
 
 
-def test_physical_prominences_faint_and_bright_some_with_a_filament(monkeypatch):
-    filaments = _spy(monkeypatch, "_filament")
-    for seed in range(20):
+def test_physical_prominences_are_faint_and_bright():
+    physical, classic = _prominence_contrasts("physical"), _prominence_contrasts("classic")
+    assert np.percentile(physical, 10) < 0.8 * np.percentile(classic, 10)
+    assert physical.max() > 2 * classic.max()
+
+
+def test_physical_prominences_keep_their_label():
+    physical = _contents("prominence", "physical", n=20, scale=0.5)
+    assert 0.1 <= _share(physical, "on_disk_filament") <= 0.7
+    for seed in range(10):
         _, truth = make_image("prominence", seed=seed, shape=(32, 32), scale=0.5, scene="physical")
         assert truth["limb_in_field"]
         assert truth["feature"] == "prominence"
-    assert 2 <= len(filaments) <= 15
+
+
+def test_contents_of_classic_scenes():
+    for feature in FEATURES:
+        for c in _contents(feature, "classic", n=10):
+            assert "delta_spot" not in c
+            assert "circular_ribbon" not in c
+            assert "on_disk_filament" not in c
 
 
 # ----------------------------------------------------------------------------------------------

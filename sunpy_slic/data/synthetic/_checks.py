@@ -33,10 +33,18 @@ def _check_shape(shape, minimum=16):
     return h, w
 
 
-def _check_scale(scale):
-    """Return a plate scale (arcsec/px; a number or an angle or angle-per-pixel Quantity) as a float."""
+_SCENES = ("classic", "physical")
+
+
+def _check_scale(scale, allow_random=False):
+    """
+    Return a plate scale (arcsec/px; a number or an angle or angle-per-pixel Quantity) as a float,
+    None as None and, if ``allow_random``, ``"random"`` as is.
+    """
     if scale is None:
         return None
+    if allow_random and isinstance(scale, str) and scale == "random":
+        return scale
     if isinstance(scale, u.Quantity):
         unit = u.arcsec if scale.unit.physical_type == "angle" else u.arcsec / u.pix
         scale = scale.to_value(unit)
@@ -65,3 +73,13 @@ def _feature_counts(features):
             raise ValueError(msg)
         counts[name] = counts.get(name, 0) + int(k)
     return counts
+
+
+def _check_scene(scene, scale):
+    """``scene``: "classic" or "physical"; None: "physical" for ``scale="random"``, else "classic"."""
+    if scene is None:
+        return "physical" if isinstance(scale, str) and scale == "random" else "classic"
+    if scene not in _SCENES:
+        msg = f"scene must be None, 'classic' or 'physical', got {scene!r}"
+        raise ValueError(msg)
+    return scene

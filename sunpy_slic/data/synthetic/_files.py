@@ -9,9 +9,10 @@ from astropy.time import TimeDelta
 from tqdm import tqdm
 
 from sunpy_slic.atomic import atomic_write
-from sunpy_slic.data.synthetic._checks import _check_shape
+from sunpy_slic.data.synthetic._checks import _check_scale, _check_scene, _check_shape
 from sunpy_slic.data.synthetic._maps import _feature_meta, _parse_date, _to_map
-from sunpy_slic.data.synthetic._scene import _render
+from sunpy_slic.data.synthetic._realism import _check_effects
+from sunpy_slic.data.synthetic._scene import _render, _resolve
 from sunpy_slic.features import FEATURES
 from sunpy_slic.validation import check_seed
 
@@ -21,7 +22,18 @@ def _save_atomic(smap, path):
     atomic_write(path, lambda f: smap.save(f, filetype="fits"))
 
 
-def make_dataset(root, n_per_class, *, seed, shape=(256, 256), frames_per_sequence=4, progress=True):
+def make_dataset(
+    root,
+    n_per_class,
+    *,
+    seed,
+    shape=(256, 256),
+    frames_per_sequence=4,
+    progress=True,
+    scale=None,
+    scene=None,
+    effects=None,
+):
     """
     Write a synthetic training set of FITS files, ``root/<feature>/<name>.fits``.
 
@@ -45,6 +57,16 @@ def make_dataset(root, n_per_class, *, seed, shape=(256, 256), frames_per_sequen
         Frames per sequence (the last sequence of a class may be shorter).
     progress : bool, optional
         Show a progress bar.
+    scale : float, "random" or None, optional
+        The plate scale of every frame, or ``"random"``: one drawn per sequence over the feature's
+        physical range (`random_scale`); see `make_image`.
+    scene : {None, "classic", "physical"}, optional
+        The classic scenes (the default unless ``scale="random"``) or the physical ones; see
+        `make_image`.
+    effects : None, "random", list of str or dict, optional
+        Archive and detector effects (see `apply_effects`), drawn once per sequence: the frames of
+        a sequence share them, as the frames of one instrument do. With the defaults of these three
+        arguments the files are those of earlier versions.
 
     Returns
     -------
@@ -59,6 +81,16 @@ def make_dataset(root, n_per_class, *, seed, shape=(256, 256), frames_per_sequen
     ...     root = make_dataset(tmp, 3, seed=0, shape=(32, 32), frames_per_sequence=2, progress=False)
     ...     sorted(p.name for p in (root / "sunspot").iterdir())
     ['sunspot_s00000_f00.fits', 'sunspot_s00000_f01.fits', 'sunspot_s00001_f00.fits']
+
+    A training set for real images: plate scales from granulation to full-disk scales, physical
+    scenes with the confusers of each class, and archive effects (slits, borders, JPEG, ...):
+
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     root = make_dataset(
+    ...         tmp, 2, seed=0, shape=(32, 32), scale="random", effects="random", progress=False
+    ...     )
+    ...     len(list(root.glob("*/*.fits")))
+    10
     """
     seed = check_seed(seed)
     shape = _check_shape(shape)
@@ -70,6 +102,9 @@ def make_dataset(root, n_per_class, *, seed, shape=(256, 256), frames_per_sequen
         if value < low:
             msg = f"{name} must be >= {low}, got {value}"
             raise ValueError(msg)
+    scale = _check_scale(scale, allow_random=True)
+    scene = _check_scene(scene, scale)
+    _check_effects(effects)
     root = Path(root).expanduser()
     n_seq = -(-int(n_per_class) // int(frames_per_sequence))
     start, _ = _parse_date(None, seed)
@@ -87,7 +122,10 @@ def make_dataset(root, n_per_class, *, seed, shape=(256, 256), frames_per_sequen
         for fid, name, j, k, seq_seed, global_seq, seconds in jobs:
             time = start + TimeDelta(seconds, format="sec")
             days = (time.jd1 - 2451545.0) + time.jd2
-            data, truth, _ = _render(fid, seq_seed, shape, None, days, frame=k, date=time.isot)
+            seq_scale, _ = _resolve(fid, seq_seed, scale, scene, effects)
+            data, truth, _ = _render(
+                fid, seq_seed, shape, seq_scale, days, frame=k, date=time.isot, scene=scene, effects=effects
+            )
             meta = _feature_meta(truth)
             meta.update({"slicseq": global_seq, "slicfrm": k})
             _save_atomic(_to_map(data, truth, time, meta), root / name / f"{name}_s{j:05d}_f{k:02d}.fits")

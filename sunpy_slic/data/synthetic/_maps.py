@@ -12,9 +12,9 @@ from sunpy.coordinates import frames, get_earth
 from sunpy.map.header_helper import make_fitswcs_header
 from sunpy.time import parse_time
 
-from sunpy_slic.data.synthetic._checks import _check_scale, _check_shape, _feature_counts, _feature_id
+from sunpy_slic.data.synthetic._checks import _check_shape, _feature_counts, _feature_id
 from sunpy_slic.data.synthetic._geometry import _default_date
-from sunpy_slic.data.synthetic._scene import _render, _render_full_disk
+from sunpy_slic.data.synthetic._scene import _render, _render_full_disk, _resolve
 from sunpy_slic.validation import check_bool, check_seed
 
 
@@ -57,17 +57,24 @@ def _to_map(data, truth, time, meta=None):
 
 
 def _feature_meta(truth):
-    """The metadata keys (FITS-safe) holding the truth of a one-feature image."""
-    return {
+    """
+    The metadata keys (FITS-safe) holding the truth of a one-feature image; ``SLICSCN`` (scene)
+    and ``SLICEFF`` (the effects applied, comma-separated) only for a physical scene or effects.
+    """
+    meta = {
         "slicfeat": truth["feature"],
         "sliclbl": int(truth["label"]),
         "featrow": round(truth["row"], 3),
         "featcol": round(truth["col"], 3),
         "featsize": round(truth["size"], 3),
     }
+    if truth["scene"] != "classic" or truth["effects"]:
+        meta["slicscn"] = truth["scene"]
+        meta["sliceff"] = ",".join(truth["effects"])
+    return meta
 
 
-def make_map(feature, *, seed, shape=(512, 512), scale=None, date=None, mask=False):
+def make_map(feature, *, seed, shape=(512, 512), scale=None, date=None, mask=False, scene=None, effects=None):
     """
     Draw a synthetic H-alpha-like `~sunpy.map.GenericMap` of one solar feature.
 
@@ -82,20 +89,26 @@ def make_map(feature, *, seed, shape=(512, 512), scale=None, date=None, mask=Fal
         A non-negative seed; the same seed always gives the same Map.
     shape : tuple of int, optional
         ``(rows, columns)``, each at least 16.
-    scale : float, optional
-        Plate scale in arcsec per pixel; random if not given.
+    scale : float, "random" or None, optional
+        Plate scale in arcsec per pixel; see `make_image`.
     date : str, `~astropy.time.Time` or `datetime.datetime`, optional
         Observation time; by default 2020-01-01T00:00 UTC plus ``seed`` minutes (wrapped to four
         years). The Sun's apparent radius, and so the limb, follows the date.
     mask : bool, optional
         Also return where the feature is (the Map is the same either way).
+    scene : {None, "classic", "physical"}, optional
+        The classic scenes or the physical ones; see `make_image`.
+    effects : None, "random", list of str or dict, optional
+        Archive and detector effects applied to the data; see `make_image` and `apply_effects`.
 
     Returns
     -------
     map : `~sunpy.map.GenericMap`
         Unit DN, wavelength 6563 Å, instrument "SYNTHETIC". The truth is in the metadata:
         ``SLICFEAT``, ``SLICLBL``, ``SLICSEED``, ``SLICVAR``, ``FEATROW``, ``FEATCOL`` (0-based
-        pixel position of the main feature) and ``FEATSIZE`` (its half-extent, px).
+        pixel position of the main feature) and ``FEATSIZE`` (its half-extent, px); for a
+        physical scene or with effects also ``SLICSCN`` (the scene) and ``SLICEFF`` (the effects
+        applied, comma-separated).
     mask : `numpy.ndarray`
         Only with ``mask=True``: a bool array of the Map's data shape, True where a feature of the
         drawn class is; see `make_image`.
@@ -111,14 +124,19 @@ def make_map(feature, *, seed, shape=(512, 512), scale=None, date=None, mask=Fal
     >>> m, mask = make_map("filament", seed=3, shape=(64, 64), mask=True)
     >>> mask.shape == m.data.shape, bool(mask.any())
     (True, True)
+    >>> m = make_map("sunspot", seed=3, shape=(64, 64), scale="random", effects=["border"])
+    >>> m.meta["slicscn"], m.meta["sliceff"]
+    ('physical', 'border')
     """
     fid = _feature_id(feature)
     seed = check_seed(seed)
     shape = _check_shape(shape)
-    scale = _check_scale(scale)
     check_bool(mask, "mask")
+    scale, scene = _resolve(fid, seed, scale, scene, effects)
     time, days = _parse_date(date, seed)
-    data, truth, where = _render(fid, seed, shape, scale, days, date=time.isot, mask=mask)
+    data, truth, where = _render(
+        fid, seed, shape, scale, days, date=time.isot, mask=mask, scene=scene, effects=effects
+    )
     smap = _to_map(data, truth, time, _feature_meta(truth))
     return (smap, where) if mask else smap
 

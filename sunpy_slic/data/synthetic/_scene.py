@@ -7,11 +7,22 @@ import math
 
 import numpy as np
 
-from sunpy_slic.data.synthetic._checks import _check_scale, _check_shape, _feature_id
+from sunpy_slic.data.synthetic._checks import _check_scale, _check_scene, _check_shape, _feature_id
 from sunpy_slic.data.synthetic._geometry import _Canvas, _default_date, _rsun_arcsec, _sun_centre_pixel
 from sunpy_slic.data.synthetic._instrument import _draw_instrument, _loguniform, _observe
+from sunpy_slic.data.synthetic._realism import _apply as _apply_effects
+from sunpy_slic.data.synthetic._realism import _border_valid, _check_effects
+from sunpy_slic.data.synthetic._scales import (
+    _FIELD_SIZE,
+    _FIELD_WIDTH,
+    _PHYS_SIZE,
+    _PHYS_WIDTH,
+    _physical_px,
+    random_scale,
+)
 from sunpy_slic.data.synthetic._shapes import (
     _MASK_FRACTION,
+    _circular_ribbon,
     _filament,
     _mask,
     _prominence,
@@ -26,6 +37,36 @@ from sunpy_slic.validation import check_bool, check_seed
 _P_PHOTO = {"filament": 0.2, "flare_ribbon": 0.2, "prominence": 0.15, "quiet_sun": 0.25, "sunspot": 0.5}
 # Probability that an on-disk feature is seen near the limb (the limb then crosses the field).
 _P_NEAR_LIMB = {"filament": 0.12, "flare_ribbon": 0.08, "sunspot": 0.12}
+# Physical scenes: the probability that a feature not already near the limb is put there.
+_P_NEAR_LIMB_EXTRA = {"filament": 0.15, "flare_ribbon": 0.05, "sunspot": 0.03}
+
+
+def _pores(rng, cv, tex, filament, row, col, radius, scale, photo):
+    """
+    1-5 pores (0.7-2.5" in radius) within ``radius`` of (row, col), none on the filament;
+    returns how many were drawn.
+    """
+    drawn = 0
+    dark = np.zeros((cv.hp, cv.wp))
+    if filament is not None:
+        sl, values = filament
+        dark[sl] = values
+    for _ in range(int(rng.integers(1, 6))):
+        dist = radius * math.sqrt(rng.random())
+        ang = rng.uniform(0, 2 * np.pi)
+        r, c = row + dist * math.sin(ang), col + dist * math.cos(ang)
+        rp = max(_loguniform(rng, 0.7, 2.5) / scale, 0.7)
+        ri, ci = round(r) + cv.pad, round(c) + cv.pad
+        if not (0 <= ri < cv.hp and 0 <= ci < cv.wp):
+            continue
+        box = dark[
+            max(ri - round(rp) - 2, 0) : ri + round(rp) + 3, max(ci - round(rp) - 2, 0) : ci + round(rp) + 3
+        ]
+        if box.size and box.max() > 0.02:
+            continue
+        _sunspot(rng, cv, tex, r, c, rp, photo=photo, pore=True)
+        drawn += 1
+    return drawn
 
 
 def _limb_and_sky(rng, cv, tex, emis, sun_row, sun_col, radius, scale, photo):
@@ -68,16 +109,23 @@ def _limb_and_sky(rng, cv, tex, emis, sun_row, sun_col, radius, scale, photo):
     return out.reshape(img.shape)
 
 
-def _render(fid, seed, shape, scale, days, frame=0, date=None, mask=False):
+def _render(fid, seed, shape, scale, days, frame=0, date=None, mask=False, scene="classic", effects=None):
     """
     Render one image of feature ``fid``; returns (float32 image, truth dict, mask).
 
     ``mask`` (only if asked for, else None) is where the drawn features of class ``fid`` are, on
     the image grid before the frame's jitter (frame 0 has none); all False for quiet Sun.
+
+    ``scene="physical"`` sizes the features in arcsec and adds the confusers of each class (see
+    `make_image`); every draw it adds comes from its own generator, so the classic scenes (the
+    default) are those of earlier versions, bit for bit. ``effects`` (see `_realism.apply_effects`)
+    are drawn from a third generator, the same for every frame of a sequence.
     """
     name = FEATURES[fid]
     rng = np.random.default_rng([seed, fid])
     nrng = np.random.default_rng([seed, fid, frame, 0x51C])  # noise and frame-to-frame jitter
+    phys = scene == "physical"
+    xrng = np.random.default_rng([seed, fid, 0x9A7]) if phys else None  # what physical scenes add
     h_img, w_img = shape
     nmin = min(shape)
 
@@ -89,11 +137,15 @@ def _render(fid, seed, shape, scale, days, frame=0, date=None, mask=False):
         scale = math.exp(math.log(lo) + u_scale * (math.log(hi) - math.log(lo)))
     rotation = rng.uniform(-180.0, 180.0)
     inst = _draw_instrument(rng, photo)
+    if phys:  # the seeing (PSF sigma) is at most about 1", and never below half a pixel
+        inst["seeing"] = min(inst["seeing"], max(0.5, 1.0 / scale))
     rsun = _rsun_arcsec(days)
     radius = rsun / scale
     half_diag = 0.5 * math.hypot(h_img, w_img)
     phi = rng.uniform(0, 2 * np.pi)
     near_limb = rng.random() < _P_NEAR_LIMB.get(name, 0.0)
+    if phys and not near_limb:
+        near_limb = xrng.random() < _P_NEAR_LIMB_EXTRA.get(name, 0.0)
     if name == "prominence":  # the limb crosses the field
         inside = rng.uniform(-0.3, 0.45) * 0.5 * nmin
     elif near_limb:  # the limb clips a corner
@@ -113,7 +165,10 @@ def _render(fid, seed, shape, scale, days, frame=0, date=None, mask=False):
         seen["seeing"] *= math.exp(np.clip(nrng.normal(0, 0.05), -0.2, 0.2))
         seen["level"] *= math.exp(nrng.normal(0, 0.01))
 
-    tex, net = _background(rng, cv, scale, photo)
+    contents = []  # what the scene holds besides the background and the main feature
+    tex, net = _background(rng, cv, scale, photo, xrng=xrng, contents=contents)
+    # the physical scenes' active-region fibrils: more often, 1-2" wide at any scale
+    ar_fibrils = (0.8, 0.125 / scale) if phys else None
 
     def radial_at(row, col):
         vr, vc = row - sun_row, col - sun_col
@@ -134,11 +189,54 @@ def _render(fid, seed, shape, scale, days, frame=0, date=None, mask=False):
     drawn = []  # the footprints of the features of this class
     if name == "sunspot":
         rp = max(_loguniform(rng, 0.08, 0.3) * nmin, 4.0, 5 * inst["seeing"])
+        spot = {}  # the classic spots
+        if phys:
+            rp = max(_physical_px(xrng, _PHYS_SIZE[name], _FIELD_SIZE[name], nmin, scale), 0.75)
+            spot = {"p_bridge": 0.6, "fil_scale": max(1.0, 0.07 / scale)}
+            if 0.2 / scale >= 2.5:  # umbral dots (about 0.2") are resolved
+                spot["dots"] = 0.2 / scale
         size = rp
         row, col = on_disk(1.5 * rp)
+        if phys and rp > 0.3 * nmin:  # a big spot: the field sees part of it
+            off = rp * xrng.uniform(0.0, 1.15) * np.exp(1j * xrng.uniform(0, 2 * np.pi))
+            r2, c2 = (h_img - 1) / 2 + off.imag, (w_img - 1) / 2 + off.real
+            if math.hypot(r2 - sun_row, c2 - sun_col) < radius - 1.5 * rp:
+                row, col = r2, c2
         radial, mu = radial_at(row, col)
-        _active_region(rng, cv, tex, net, row, col, rp * rng.uniform(1.5, 3.0), photo)
-        for _ in range(int(rng.integers(1, 4)) if rng.random() < 0.45 else 0):  # companions
+        _active_region(
+            rng,
+            cv,
+            tex,
+            net,
+            row,
+            col,
+            rp * rng.uniform(1.5, 3.0),
+            photo,
+            fibrils=ar_fibrils,
+            contents=contents,
+        )
+        n_comp = int(rng.integers(1, 4)) if rng.random() < 0.45 else 0
+        if phys and xrng.random() < 0.2:  # a delta spot: a second umbra in the same penumbra
+            contents.append("delta_spot")
+            ang = xrng.uniform(0, 2 * np.pi)
+            dist = rp * xrng.uniform(0.9, 1.3)
+            footprint = _sunspot(
+                rng,
+                cv,
+                tex,
+                row + dist * math.sin(ang),
+                col + dist * math.cos(ang),
+                rp * xrng.uniform(0.5, 0.9),
+                photo=photo,
+                radial=radial,
+                mu=mu,
+                **spot,
+            )
+            drawn.append(footprint)
+        if phys and not n_comp and xrng.random() < 0.4:  # a complex group
+            n_comp = int(xrng.integers(2, 6))
+        contents.extend(["companion_spot"] * n_comp)
+        for _ in range(n_comp):  # companions
             ang = rng.uniform(0, 2 * np.pi)
             dist = rp * rng.uniform(1.5, 2.8)
             pore = bool(rng.random() < 0.6)
@@ -153,29 +251,65 @@ def _render(fid, seed, shape, scale, days, frame=0, date=None, mask=False):
                 radial=radial,
                 mu=mu,
                 pore=pore,
+                **({} if pore else spot),
             )
             drawn.append(footprint)
-        drawn.append(_sunspot(rng, cv, tex, row, col, rp, photo=photo, radial=radial, mu=mu))
+        drawn.append(_sunspot(rng, cv, tex, row, col, rp, photo=photo, radial=radial, mu=mu, **spot))
     elif name == "filament":
         length = rng.uniform(0.5, 1.1) * nmin
         width = max(rng.uniform(0.015, 0.045) * nmin, 1.2, 1.5 * inst["seeing"])
+        if phys:
+            length = max(_physical_px(xrng, _PHYS_SIZE[name], _FIELD_SIZE[name], nmin, scale), 8.0)
+            width = _physical_px(xrng, _PHYS_WIDTH[name], _FIELD_WIDTH[name], nmin, scale)
+            width = max(min(width, 0.25 * length), 1.2, 1.5 * inst["seeing"])
         size = 0.5 * length
         row, col = on_disk(0.5 * length)
-        if rng.random() < 0.3:
-            _active_region(rng, cv, tex, net, row, col, length * rng.uniform(0.3, 0.6), photo)
-        footprint = _filament(
-            rng, cv, tex, row, col, length, width, rng.uniform(0, 2 * np.pi), rng.uniform(0.45, 0.75)
-        )
+        active = rng.random() < 0.3 or (phys and xrng.random() < 0.3)
+        if active:
+            ar_r = length * rng.uniform(0.3, 0.6)
+            ar_row, ar_col = row, col
+            if phys:  # plage beside the filament, 30-120" across
+                ar_r = _loguniform(xrng, 15.0, 60.0) / scale
+                off = ar_r * xrng.uniform(0.3, 1.0) * np.exp(1j * xrng.uniform(0, 2 * np.pi))
+                ar_row, ar_col = row + off.imag, col + off.real
+            _active_region(
+                rng, cv, tex, net, ar_row, ar_col, ar_r, photo, fibrils=ar_fibrils, contents=contents
+            )
+        heading = rng.uniform(0, 2 * np.pi)
+        depth = rng.uniform(0.45, 0.75)
+        if phys:
+            depth = xrng.uniform(0.25, 0.8)
+        footprint = _filament(rng, cv, tex, row, col, length, width, heading, depth)
         drawn.append(footprint)
+        if phys and active and xrng.random() < 0.6:  # pores in the plage, off the filament
+            n_pores = _pores(xrng, cv, tex, footprint, ar_row, ar_col, ar_r, scale, photo)
+            contents.extend(["pore"] * n_pores)
     elif name == "flare_ribbon":
         length = rng.uniform(0.3, 0.8) * nmin
         sep = length * rng.uniform(0.1, 0.35)
         width = max(rng.uniform(0.002, 0.008) * nmin, 0.7, 0.5 * inst["seeing"])
+        if phys:
+            length = max(_physical_px(xrng, _PHYS_SIZE[name], _FIELD_SIZE[name], nmin, scale), 6.0)
+            sep = length * rng.uniform(0.1, 0.35)
+            width = _physical_px(xrng, _PHYS_WIDTH[name], _FIELD_WIDTH[name], nmin, scale)
+            width = max(width, 0.7, 0.5 * inst["seeing"])
         size = 0.5 * length
         row, col = on_disk(0.5 * length)
         heading = rng.uniform(0, 2 * np.pi)
-        _active_region(rng, cv, tex, net, row, col, length * rng.uniform(0.5, 0.9), photo)
+        _active_region(
+            rng,
+            cv,
+            tex,
+            net,
+            row,
+            col,
+            length * rng.uniform(0.5, 0.9),
+            photo,
+            fibrils=ar_fibrils,
+            contents=contents,
+        )
         if rng.random() < 0.3:  # a small spot nearby
+            contents.append("small_spot")
             ang = heading + np.pi / 2 * rng.choice([-1, 1]) + rng.normal(0, 0.3)
             dist = sep * rng.uniform(1.2, 2.0) + 0.1 * length
             radial, mu = radial_at(row, col)
@@ -190,22 +324,38 @@ def _render(fid, seed, shape, scale, days, frame=0, date=None, mask=False):
                 radial=radial,
                 mu=mu,
             )
-        drawn.append(_ribbons(rng, cv, tex, row, col, length, sep, heading, rng.uniform(1.5, 4.0), width))
+        amp = rng.uniform(1.5, 4.0)
+        if phys:  # from faint to saturating
+            amp = _loguniform(xrng, 0.3, 6.0)
+        if phys and xrng.random() < 0.3:  # a circular ribbon
+            contents.append("circular_ribbon")
+            drawn.append(
+                _circular_ribbon(xrng, cv, tex, row, col, 0.5 * length * xrng.uniform(0.4, 0.8), amp, width)
+            )
+        else:  # two ribbons, often J-shaped
+            contents.append("two_ribbons")
+            drawn.append(_ribbons(rng, cv, tex, row, col, length, sep, heading, amp, width))
     elif name == "prominence":
         width = rng.uniform(0.2, 0.8) * nmin
         height = rng.uniform(0.12, 0.45) * nmin
+        if phys:
+            width = max(_physical_px(xrng, _PHYS_SIZE[name], _FIELD_SIZE[name], nmin, scale), 4.0)
+            height = max(_physical_px(xrng, _PHYS_WIDTH[name], _FIELD_WIDTH[name], nmin, scale), 3.0)
         size = 0.5 * max(width, height)
         pa = (
             math.atan2((h_img - 1) / 2 - sun_row, (w_img - 1) / 2 - sun_col)
             + rng.uniform(-0.25, 0.25) * nmin / radius
         )
         amp = rng.uniform(0.08, 0.4)
+        if phys:  # from faint to bright
+            amp = _loguniform(xrng, 0.03, 0.8)
         emis = np.zeros((cv.hp, cv.wp))
         row, col, footprint = _prominence(rng, cv, emis, sun_row, sun_col, radius, pa, width, height, amp)
         drawn.append(footprint)
         row = min(max(row, 0.0), h_img - 1.0)
         col = min(max(col, 0.0), w_img - 1.0)
         if rng.random() < 0.4:  # a smaller neighbour
+            contents.append("neighbour_prominence")
             pa2 = pa + rng.choice([-1, 1]) * rng.uniform(0.3, 0.6) * width / radius
             _, _, footprint = _prominence(
                 rng,
@@ -220,17 +370,41 @@ def _render(fid, seed, shape, scale, days, frame=0, date=None, mask=False):
                 amp * rng.uniform(0.5, 1.0),
             )
             drawn.append(footprint)
+        if phys and xrng.random() < 0.35:  # its on-disk part, seen against the disk: a filament
+            contents.append("on_disk_filament")
+            pa_f = pa + xrng.uniform(-0.3, 0.3) * width / radius
+            inward = radius - xrng.uniform(0.3, 1.0) * max(height, 2 * inst["seeing"])
+            _filament(
+                xrng,
+                cv,
+                tex,
+                sun_row + inward * math.sin(pa_f),
+                sun_col + inward * math.cos(pa_f),
+                width * xrng.uniform(0.5, 1.0),
+                max(0.15 * height, 1.2, 1.5 * inst["seeing"]),
+                pa_f + np.pi / 2 + xrng.normal(0, 0.3),
+                xrng.uniform(0.25, 0.6),
+            )
     else:  # quiet Sun, sometimes enhanced network
         size = 0.5 * nmin
-        if rng.random() < 0.25:
+        if rng.random() < 0.25 or (phys and xrng.random() < 0.3):
             er = rng.uniform(0.2, 0.8) * (h_img - 1)
             ec = rng.uniform(0.2, 0.8) * (w_img - 1)
-            _active_region(rng, cv, tex, net, er, ec, 0.4 * nmin, photo, weak=True)
+            ar_r, weak = 0.4 * nmin, True
+            if phys:  # enhanced network or plage, 15-80" across, with dark fibrils
+                ar_r, weak = _loguniform(xrng, 8.0, 40.0) / scale, bool(xrng.random() < 0.5)
+            _active_region(
+                rng, cv, tex, net, er, ec, ar_r, photo, weak=weak, fibrils=ar_fibrils, contents=contents
+            )
 
     img = _limb_and_sky(rng, cv, tex, emis, sun_row, sun_col, radius, scale, photo)
     if frame:  # slow evolution between the frames of a sequence
         img *= 1 + 0.005 * _field(nrng, cv, nmin / 4, 0.5)
     out = _observe(nrng, cv, img, seen, shift)
+    out, used = _apply_effects(out, effects, np.random.default_rng([seed, fid, 0xEFFEC7]))
+    if phys:  # a feature centred off the field (part of a big sunspot) is placed at its nearest pixel
+        row = min(max(row, 0.0), h_img - 1.0)
+        col = min(max(col, 0.0), w_img - 1.0)
 
     corner_r = [math.hypot(r - sun_row, c - sun_col) for r in (0, h_img - 1) for c in (0, w_img - 1)]
     nearest_r = math.hypot(
@@ -257,8 +431,14 @@ def _render(fid, seed, shape, scale, days, frame=0, date=None, mask=False):
         "sun_col": float(sun_col),
         "limb_in_field": bool(nearest_r < radius < max(corner_r)),
         "date": date,
+        "scene": scene,
+        "contents": contents,
+        "effects": used,
     }
     mask = _mask(cv, drawn, _MASK_FRACTION.get(name, 0.0)) if mask else None
+    if mask is not None and "border" in used:  # nothing is seen where the border is filled
+        p = used["border"]
+        mask &= _border_valid(shape, p["mode"], p["angle"], p["side"], p["band"])
     return out, truth, mask
 
 
@@ -394,7 +574,17 @@ def _render_full_disk(seed, shape, days, counts, masks=False):
 # ----------------------------------------------------------------------------------------------
 # Public API
 # ----------------------------------------------------------------------------------------------
-def make_image(feature, *, seed, shape=(512, 512), scale=None, mask=False):
+def _resolve(fid, seed, scale, scene, effects):
+    """Check and resolve the scale, scene and effects arguments of `make_image` and `make_map`."""
+    scale = _check_scale(scale, allow_random=True)
+    scene = _check_scene(scene, scale)
+    _check_effects(effects)
+    if scale == "random":
+        scale = random_scale(np.random.default_rng([seed, fid, 0x5CA1E]), fid)
+    return scale, scene
+
+
+def make_image(feature, *, seed, shape=(512, 512), scale=None, mask=False, scene=None, effects=None):
     """
     Draw a synthetic H-alpha-like image of one solar feature.
 
@@ -406,38 +596,71 @@ def make_image(feature, *, seed, shape=(512, 512), scale=None, mask=False):
         A non-negative seed; the same seed always gives the same image.
     shape : tuple of int, optional
         ``(rows, columns)``, each at least 16.
-    scale : float, optional
-        Plate scale in arcsec per pixel; drawn at random (0.1-1.0, or 0.08-0.4 for a photospheric
-        background) if not given. Feature sizes are drawn relative to the field, not the scale.
+    scale : float, "random" or None, optional
+        Plate scale in arcsec per pixel. None: drawn at random (0.1-1.0, or 0.08-0.4 for a
+        photospheric background), with feature sizes drawn relative to the field. ``"random"``:
+        drawn log-uniformly over the feature's physical range (`random_scale`,
+        `PLATE_SCALE_RANGES`: 0.01-5 for sunspots and quiet Sun), with a physical scene.
     mask : bool, optional
         Also return where the feature is (the image is the same either way).
+    scene : {None, "classic", "physical"}, optional
+        ``"classic"`` (the default unless ``scale="random"``): the scenes of earlier versions, bit
+        for bit, with feature sizes drawn as fractions of the field whatever the scale.
+        ``"physical"`` (the default for ``scale="random"``): feature sizes in arcsec, so that they
+        follow the plate scale (a sunspot's penumbra 3-30" in radius fills and overflows the field
+        at 0.01"/px and is a few pixels at 5"/px), seeing of at most ~1", resolved granulation
+        with narrow lanes and bright points, umbral dots and penumbral filaments of their real
+        width, and the confusers of each class: plage, dark fibrils and pores beside filaments;
+        plage and dark fibrils in quiet Sun; light bridges, delta spots and complex groups; two,
+        J-shaped and circular flare ribbons from faint to saturating; faint and bright
+        prominences, some with their on-disk part seen as a filament (the frame is still a
+        prominence: on-disk-only filaments are the ``filament`` class). See
+        :ref:`synthetic-scales`.
+    effects : None, "random", list of str or dict, optional
+        What archives do to an image after the telescope: detector artefacts, a spectrograph
+        slit, binning, rotated or cropped borders, saturation, 8-bit quantisation, JPEG. None:
+        none (the image of earlier versions). ``"random"``: each of `REALISM_EFFECTS` with its
+        probability in `RANDOM_EFFECT_PROBABILITY`. A list of names, or a dict of names to fixed
+        parameters: those effects; see `apply_effects` and :ref:`synthetic-effects`. Drawn from
+        the seed, the same for every frame of a `make_dataset` sequence.
 
     Returns
     -------
     image : `numpy.ndarray`
-        A float32 array of positive, integer-valued counts (DN).
+        A float32 array. Without effects: positive, integer-valued counts (DN). With effects:
+        0..255 after ``quantize_8bit`` or ``jpeg``; zeros or other constants in a ``border``;
+        negative pixels after ``negative_pixels``.
     truth : dict
         What was drawn: ``feature``, ``label``, ``seed``, ``frame``, ``variant`` ("chromosphere"
         or "photosphere"), ``scale`` (arcsec/px), ``rotation`` (deg), ``tx`` and ``ty`` (the
         helioprojective centre of the field, arcsec), ``exposure`` (s), ``level`` (DN of the quiet
         disk centre), ``seeing`` (PSF sigma, px), ``row`` and ``col`` (0-based pixel position of
-        the main feature; the image centre for quiet Sun), ``size`` (half-extent of the feature,
-        px), ``rsun`` (arcsec), ``sun_row`` and ``sun_col`` (pixel position of the Sun's centre),
-        ``limb_in_field`` and ``date`` (the default observation time, ISO).
+        the main feature, the nearest pixel of the field if it is centred outside; the image
+        centre for quiet Sun), ``size`` (half-extent of the feature, px), ``rsun`` (arcsec),
+        ``sun_row`` and ``sun_col`` (pixel position of the Sun's centre), ``limb_in_field``,
+        ``date`` (the default observation time, ISO), ``scene``, ``contents`` (what the scene
+        holds besides its background and main feature, a list of: ``"fibrils"``, ``"plage"``,
+        ``"enhanced_network"``, ``"faculae"``, ``"active_region_fibrils"``, ``"companion_spot"``,
+        ``"delta_spot"``, ``"pore"``, ``"small_spot"``, ``"two_ribbons"``, ``"circular_ribbon"``,
+        ``"neighbour_prominence"``, ``"on_disk_filament"``) and ``effects`` (a dict of the effects
+        applied, in order, to the parameters they used).
     mask : `numpy.ndarray`
         Only with ``mask=True``: a bool array of the image's shape, True where a feature of the
         drawn class is (the sunspot's umbra and penumbra, with its companion spots and pores; the
         filament's body; the two flare ribbons; the prominence's emission above the limb, with its
         neighbour), i.e. where the feature's own contribution to the image, before seeing, exceeds
         a fraction of its peak. All False for quiet Sun. Other features of the scene (the small
-        spot beside some flare ribbons, plage) are not included.
+        spot beside some flare ribbons, plage, pores beside a filament, the on-disk part of a
+        prominence) are not included, nor is a ``border`` the effects filled.
 
     Raises
     ------
     ValueError
-        For an unknown feature, a negative seed, a too small shape or a non-positive scale.
+        For an unknown feature, a negative seed, a too small shape, a non-positive scale, an
+        unknown scene or an unknown effect.
     TypeError
-        For a seed that is not an integer or a ``mask`` that is not a bool.
+        For a seed that is not an integer, a ``mask`` that is not a bool or ``effects`` of the
+        wrong kind.
 
     Examples
     --------
@@ -455,12 +678,23 @@ def make_image(feature, *, seed, shape=(512, 512), scale=None, mask=False):
     (dtype('bool'), True)
     >>> bool(image[mask].mean() < image[~mask].mean())
     True
+
+    A physical scene at a random plate scale, with random archive effects:
+
+    >>> image, truth = make_image("filament", seed=1, shape=(64, 64), scale="random", effects="random")
+    >>> truth["scene"], 0.05 <= truth["scale"] <= 5.0
+    ('physical', True)
+    >>> image, truth = make_image("quiet_sun", seed=1, shape=(64, 64), effects=["slit", "jpeg"])
+    >>> list(truth["effects"]), float(image.max()) <= 255
+    (['slit', 'jpeg'], True)
     """
     fid = _feature_id(feature)
     seed = check_seed(seed)
     shape = _check_shape(shape)
-    scale = _check_scale(scale)
     check_bool(mask, "mask")
+    scale, scene = _resolve(fid, seed, scale, scene, effects)
     date, days = _default_date(seed)
-    image, truth, where = _render(fid, seed, shape, scale, days, date=date, mask=mask)
+    image, truth, where = _render(
+        fid, seed, shape, scale, days, date=date, mask=mask, scene=scene, effects=effects
+    )
     return (image, truth, where) if mask else (image, truth)

@@ -56,9 +56,28 @@ def _harmonics(rng, eith, n, amp, power=1.0):
     return np.clip(out, 0.55, 1.6)
 
 
-def _sunspot(rng, cv, tex, row, col, rp, *, photo, radial=(0.0, 0.0), mu=1.0, pore=False):
+def _sunspot(
+    rng,
+    cv,
+    tex,
+    row,
+    col,
+    rp,
+    *,
+    photo,
+    radial=(0.0, 0.0),
+    mu=1.0,
+    pore=False,
+    p_bridge=0.35,
+    fil_scale=1.0,
+    dots=0.0,
+):
     """
     Composite a sunspot (umbra centred on (row, col), penumbra radius ``rp`` px) onto ``tex``.
+
+    ``p_bridge`` is the probability of a light bridge, ``fil_scale`` widens the penumbral and
+    superpenumbral filaments (3-6 and 2.5-5 px times ``fil_scale``) and ``dots`` > 0 adds umbral
+    dots of that size (px); the defaults draw the classic spots.
 
     Returns its footprint: the weight (0..1) of the umbra and penumbra over the background.
     """
@@ -122,7 +141,7 @@ def _sunspot(rng, cv, tex, row, col, rp, *, photo, radial=(0.0, 0.0), mu=1.0, po
         rc = dc / (r_core * _harmonics(rng, (ca + 1j * cb) / dc, 4, 0.15))
         m_u = np.maximum(m_u, _smooth01((1 - rc) / max(1.0 / r_core, 0.08) + 0.5))
     # a light bridge, never through the main umbra's centre
-    if not pore and rng.random() < 0.35:
+    if not pore and rng.random() < p_bridge:
         ang = rng.uniform(0, np.pi)
         off = ru * rng.uniform(0.35, 0.7) * rng.choice([-1, 1])
         wlb = max(ru * rng.uniform(0.05, 0.12), 0.7)
@@ -134,7 +153,7 @@ def _sunspot(rng, cv, tex, row, col, rp, *, photo, radial=(0.0, 0.0), mu=1.0, po
         spot = umb_lvl * (0.8 + 0.3 * np.clip(rho_u, 0, 1))
     else:
         # penumbral filaments: a polar lattice, fine filaments grouped into bundles
-        n_fil = int(np.clip(2 * np.pi * rp / rng.uniform(3.0, 6.0), 24, 800))
+        n_fil = int(np.clip(2 * np.pi * rp / (rng.uniform(3.0, 6.0) * fil_scale), 24, 800))
         grid = rng.standard_normal((12, n_fil))
         n_grp = max(n_fil // 6, 6)
         coarse = rng.standard_normal((12, n_grp + 1))
@@ -148,13 +167,20 @@ def _sunspot(rng, cv, tex, row, col, rp, *, photo, radial=(0.0, 0.0), mu=1.0, po
         pen = pen_lvl * (1 + rng.uniform(0.1, 0.22) * fil) * (1 + rng.uniform(-0.1, 0.1) * (rhoi - 0.7))
         m_p = _smooth01((1 - rhoi / (1 + 0.06 * fil)) / (max(3.0 / rp, 0.1) * (1.0 if photo else 1.5)) + 0.5)
         m_u *= m_p
-        umb = umb_lvl * (0.8 + 0.3 * np.clip(rho_u, 0, 1)) * (1 + 0.08 * fil)
+        if dots > 0:  # umbral dots (sparse bright blobs of a random lattice), no filaments
+            n_dot = int(2 * rp * 2.2 / dots) + 4
+            lattice = rng.standard_normal((n_dot, n_dot))
+            blobs = _lattice_sample(lattice, ai / dots + n_dot / 2, bi / dots + n_dot / 2)
+            umb = umb_lvl * (0.8 + 0.3 * np.clip(rho_u, 0, 1))
+            umb = umb * (1 + rng.uniform(0.6, 1.5) * np.clip(blobs - 0.8, 0, None))
+        else:
+            umb = umb_lvl * (0.8 + 0.3 * np.clip(rho_u, 0, 1)) * (1 + 0.08 * fil)
         spot = pen + m_u * (umb - pen)
     out = base.copy()
     out[inner] += m_p * (spot - out[inner])
     if chrom:
         # superpenumbral fibrils: dark, curved streaks beyond the penumbra
-        n_sp = int(np.clip(2 * np.pi * rp / rng.uniform(2.5, 5.0), 24, 600))
+        n_sp = int(np.clip(2 * np.pi * rp / (rng.uniform(2.5, 5.0) * fil_scale), 24, 600))
         tw2 = rng.normal(0, 0.35)
         outer = np.flatnonzero(rho > 0.8)
         rho_o = rho[outer]
@@ -276,6 +302,54 @@ def _ribbons(rng, cv, tex, row, col, length, sep, heading, amp, width):
             sl, tau = res
             tex[sl] *= 1 - rng.uniform(0.1, 0.3) * (1 - np.exp(-tau))
     return footprint
+
+
+def _circular_ribbon(rng, cv, tex, row, col, radius, amp, width):
+    """
+    A circular flare ribbon: a bright, knotty, wobbly ring (sometimes open) of ``radius`` px around
+    (row, col), often with a short inner ribbon near its centre.
+
+    Returns its footprint, the brightening it adds, or None if it misses the canvas.
+    """
+    n = max(int(2 * np.pi * radius / 0.5), 16)
+    t = np.linspace(0.0, 1.0, n, endpoint=False)
+    e = rng.uniform(0.7, 1.0)  # ellipticity (foreshortening and shape)
+    psi = rng.uniform(0, np.pi)
+    wob = 1 + 0.12 * _noise1d(rng, 8, t)
+    ang = 2 * np.pi * t
+    a = radius * wob * np.cos(ang)
+    b = radius * wob * e * np.sin(ang)
+    pts = np.stack(
+        [row + a * math.sin(psi) + b * math.cos(psi), col + a * math.cos(psi) - b * math.sin(psi)], 1
+    )
+    ds = 2 * np.pi * radius / n
+    rho = math.sqrt(2 * np.pi) * width
+    knots = np.exp(0.6 * _noise1d(rng, int(np.clip(radius / (width + 1), 6, 120)), t))
+    weights = rho * ds * knots
+    if rng.random() < 0.5:  # an open ring: a gap of a tenth to a third of the circumference
+        start = rng.uniform(0, 1)
+        gap = ((t - start) % 1.0) < rng.uniform(0.1, 0.33)
+        weights = np.where(gap, 0.0, weights)
+    all_pts = [pts]
+    all_w = [weights]
+    if rng.random() < 0.7:  # the inner ribbon
+        length = radius * rng.uniform(0.3, 0.9)
+        s, inner, _ = _curve(rng, length, rng.uniform(0.1, 0.4), rng.uniform(0, 2 * np.pi))
+        off = radius * rng.uniform(0, 0.3) * np.exp(1j * rng.uniform(0, 2 * np.pi))
+        inner += np.array([row + off.imag, col + off.real])
+        x = s / length
+        all_pts.append(inner)
+        all_w.append(rho * (s[1] - s[0]) * rng.uniform(0.5, 1.5) * np.clip(np.sin(np.pi * x) * 3, 0, 1))
+    halo = rng.uniform(0.05, 0.25)
+    res = _render_threads(
+        cv, np.concatenate(all_pts), np.concatenate(all_w), [(1.0, width), (halo * 3.5, 3.5 * width)]
+    )
+    if res is None:
+        return None
+    sl, rib = res
+    glow = amp * rib
+    tex[sl] += glow
+    return sl, glow
 
 
 def _prominence(rng, cv, emis, sun_row, sun_col, radius, pa, width, height, amp):

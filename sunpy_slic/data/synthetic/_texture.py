@@ -268,14 +268,19 @@ def _render_threads(cv, pts, weights, kernels):
 # ----------------------------------------------------------------------------------------------
 # Backgrounds
 # ----------------------------------------------------------------------------------------------
-def _background(rng, cv, scale, photo, fibrils=True):
+def _background(rng, cv, scale, photo, fibrils=True, xrng=None, contents=None):
     """
     Quiet-Sun texture with mean ~1: chromospheric network, mottles and fibrils, or photospheric
     granulation with faint network bright points.
 
+    ``xrng`` (the physical scenes of `_render`, else None) draws what they add: resolved
+    granulation with narrow lanes and bright points, and fibrils sized in arcsec, more often.
+    ``contents`` (a list, if given) gets ``"fibrils"`` where dark fibrils are drawn.
+
     Returns the texture and ``(network, grain)``: the network lanes (0..1) and a small-scale
     unit-variance field, both used by `_active_region`.
     """
+    fine = xrng is not None
     net_px = rng.uniform(20, 32) / _MM_PER_ARCSEC / scale
     lane_w = max(rng.uniform(1.0, 3.0) / scale, 0.08 * net_px, 1.0)
     factor = max(1 if net_px < 8 else 2, int(min(net_px / 8, lane_w / 0.7)))
@@ -283,7 +288,9 @@ def _background(rng, cv, scale, photo, fibrils=True):
     lanes = np.exp(-0.5 * (_upsample(edge, factor, cv.hp, cv.wp) / lane_w) ** 2)
     if photo:
         gran_px = rng.uniform(1.4, 2.0) / scale
-        if gran_px >= 6:
+        if fine and gran_px >= 6:
+            gran = _granulation(xrng, cv, gran_px, scale)
+        elif gran_px >= 6:
             factor = max(2, int(gran_px // 4))
             e, cen, v = _worley(rng, cv, gran_px, factor, warp=0.15, values=True)
             lw = rng.uniform(0.2, 0.35) * gran_px
@@ -300,7 +307,10 @@ def _background(rng, cv, scale, photo, fibrils=True):
             gran = np.tanh((_field(rng, cv, max(gran_px, 2.5), 0.35) + rng.uniform(0.3, 0.8)) * 1.5)
             gran = (gran - gran.mean()) / (gran.std() + 1e-12)
         grain = _field(rng, cv, max(gran_px / 2, 2.5), 0.5)
-        gran += rng.uniform(0.1, 0.25) * grain + rng.uniform(0.1, 0.3) * _field(rng, cv, 4 * gran_px, 0.5)
+        weak = 0.4 if fine and gran_px >= 6 else 1.0  # resolved granules: little blur between them
+        gran += weak * (
+            rng.uniform(0.1, 0.25) * grain + rng.uniform(0.1, 0.3) * _field(rng, cv, 4 * gran_px, 0.5)
+        )
         c_gran = rng.uniform(0.06, 0.15) * min(1.0, (gran_px / 3.0) ** 2)
         net = lanes * np.clip(grain, 0, None)
         tex = 1.0 + c_gran * gran + rng.uniform(0.0, 0.02) * net
@@ -309,14 +319,52 @@ def _background(rng, cv, scale, photo, fibrils=True):
         patchy = _field(rng, cv, max(3 * lane_w, 6.0), 0.5)
         net = lanes * np.clip(0.2 + 0.5 * patchy + 0.4 * grain, 0.0, None)
         tex = 1.0 + rng.uniform(0.04, 0.16) * (net - net.mean()) + rng.uniform(0.03, 0.09) * grain
-        if fibrils and rng.random() < 0.5:
-            _fibrils(rng, cv, tex, lanes, scale, rng.uniform(0.04, 0.15))
+        if fibrils and (rng.random() < 0.5 or (fine and xrng.random() < 0.5)):
+            _fibrils(rng, cv, tex, lanes, scale, rng.uniform(0.04, 0.15), fine=fine)
+            if contents is not None:
+                contents.append("fibrils")
     return tex, (net, grain)
 
 
-def _fibrils(rng, cv, tex, lanes, scale, contrast):
-    """Dark fibrils (mottles) rooted in the network."""
-    length = float(np.clip(rng.uniform(3.0, 8.0) / scale, 4.0, 0.3 * min(cv.shape)))
+def _granulation(rng, cv, gran_px, scale):
+    """
+    Resolved granulation (cells of ``gran_px`` > 6 px): bright granules, narrow dark lanes and,
+    where they are resolved, bright points in the lanes; zero mean, unit variance.
+    """
+    lane = rng.uniform(0.05, 0.1) * gran_px  # half-width of the lanes (px)
+    factor = max(1, int(lane / 1.5))  # the coarse grid resolves the lanes
+    e, cen, v = _worley(rng, cv, gran_px, factor, warp=rng.uniform(0.15, 0.3), values=True)
+    hc, wc = e.shape
+    gh, gw = _good_size(hc), _good_size(wc)
+    # lanes of varying depth and width; granules bright in the middle, some with a dark centre
+    depth = np.clip(0.45 + 0.2 * _ring_field(rng, gh, gw, 1.5 * gran_px / factor, 0.5), 0, 1)[:hc, :wc]
+    width = lane * np.exp(0.35 * _ring_field(rng, gh, gw, 1.2 * gran_px / factor, 0.5)[:hc, :wc])
+    cen = np.minimum(cen, 1.2)
+    gran = (1 - depth * np.exp(-((e / width) ** 2))) * (1 - rng.uniform(0.4, 0.7) * cen**2)
+    gran -= rng.uniform(0.0, 0.4) * np.clip(v - 1.2, 0, None) * np.exp(-((cen / 0.3) ** 2))
+    gran += rng.uniform(0.03, 0.1) * v + rng.uniform(0.02, 0.06) * _ring_field(rng, gh, gw, 3, 0.5)[:hc, :wc]
+    gran = _upsample((gran - gran.mean()) / (gran.std() + 1e-12), factor, cv.hp, cv.wp)
+    bp_sigma = rng.uniform(0.03, 0.06) / scale
+    if bp_sigma >= 1.0:  # bright points in the lanes
+        n = int(cv.hp * cv.wp / gran_px**2 * rng.uniform(0.1, 0.5)) + 1
+        pts = np.stack([rng.uniform(0, cv.hp - 1, 4 * n), rng.uniform(0, cv.wp - 1, 4 * n)], axis=1)
+        in_lane = e[(pts[:, 0] / factor).astype(np.intp), (pts[:, 1] / factor).astype(np.intp)] < lane
+        pts = pts[in_lane][:n]
+        if len(pts):
+            amp = rng.uniform(1.5, 3.0, len(pts)) * 2 * np.pi * bp_sigma**2
+            gran += _gauss_blur(_splat((cv.hp, cv.wp), pts, amp), [(1.0, bp_sigma)])
+    return (gran - gran.mean()) / (gran.std() + 1e-12)
+
+
+def _fibrils(rng, cv, tex, lanes, scale, contrast, fine=False):
+    """
+    Dark fibrils (mottles) rooted in the network.
+
+    ``fine``: sized in arcsec at every scale (3-8" long, 0.06-0.2" wide, up to 1.5 times the
+    field), and up to twice as dark; else no longer than 0.3 of the field and 0.3-0.6" wide.
+    """
+    cap = (1.5 if fine else 0.3) * min(cv.shape)
+    length = float(np.clip(rng.uniform(3.0, 8.0) / scale, 4.0, cap))
     n_try = int(np.clip(4 * cv.hp * cv.wp / (length * rng.uniform(6, 14)), 8, 12000))
     r0 = rng.uniform(0, cv.hp - 1, n_try)
     c0 = rng.uniform(0, cv.wp - 1, n_try)
@@ -334,7 +382,10 @@ def _fibrils(rng, cv, tex, lanes, scale, contrast):
     a = ang[:, None] + curl[:, None] * t[None, :]
     tt = lens[:, None] * t[None, :]
     pts = np.stack([(r0[:, None] + np.sin(a) * tt).ravel(), (c0[:, None] + np.cos(a) * tt).ravel()], axis=1)
-    sig = max(rng.uniform(0.3, 0.6) / scale, 0.7)
+    sig = max(rng.uniform(0.3, 0.6) / scale * (0.2 if fine else 1.0), 0.7)
+    if fine:
+        sig = max(sig * rng.uniform(1.0, 1.67), 0.7)
+        contrast *= rng.uniform(1.0, 2.0)
     ds = lens[:, None] * (t[1] - t[0])
     w = (0.8 * math.sqrt(2 * np.pi) * sig * ds * np.sin(np.pi * np.clip(t, 0.02, 0.98)) ** 0.5).ravel()
     res = _render_threads(cv, pts, w, [(1.0, sig)])
@@ -343,8 +394,18 @@ def _fibrils(rng, cv, tex, lanes, scale, contrast):
         tex[sl] *= 1 - contrast * (1 - np.exp(-tau))
 
 
-def _active_region(rng, cv, tex, net, row, col, radius, photo, weak=False):
-    """Brighten the network into plage (faculae if ``photo``) around (row, col)."""
+def _active_region(rng, cv, tex, net, row, col, radius, photo, weak=False, fibrils=None, contents=None):
+    """
+    Brighten the network into plage (faculae if ``photo``) around (row, col).
+
+    ``fibrils=(probability, px)`` (the physical scenes): how often the plage of a chromospheric
+    scene gets dark active-region fibrils (else half of the time) and their width scale (px per
+    0.125", so they are 1-2" wide at any plate scale; else 8-16 px wide whatever the scale).
+    ``contents`` (a list, if given) gets what was drawn: ``"faculae"``, ``"enhanced_network"``
+    or ``"plage"``, and ``"active_region_fibrils"``.
+    """
+    p_fib, fib_scale = fibrils or (0.5, 1.0)
+    contents = [] if contents is None else contents
     net, grain = net
     factor = max(1, int(radius // 8))
     hc, wc = _coarse_shape(cv, factor)
@@ -357,10 +418,15 @@ def _active_region(rng, cv, tex, net, row, col, radius, photo, weak=False):
     m = _upsample(_smooth01((0.5 * blob[:hc, :wc] + 1.4 * env - 0.4) / 1.0), factor, cv.hp, cv.wp)
     if photo:
         tex += rng.uniform(0.0, 0.06) * m * net
+        contents.append("faculae")
     elif weak:
         tex += rng.uniform(0.05, 0.25) * m * net
+        contents.append("enhanced_network")
     else:
         tex += rng.uniform(0.1, 0.4) * m * np.clip(0.3 + net + 0.3 * grain, 0, None)
-        if rng.random() < 0.5:  # active-region fibrils
-            fib = _field(rng, cv, rng.uniform(8.0, 16.0), 0.5, anisotropy=(rng.uniform(0, np.pi), 8.0))
+        contents.append("plage")
+        if rng.random() < p_fib:  # active-region fibrils
+            contents.append("active_region_fibrils")
+            wavelength = rng.uniform(8.0, 16.0) * fib_scale
+            fib = _field(rng, cv, wavelength, 0.5, anisotropy=(rng.uniform(0, np.pi), 8.0))
             tex -= rng.uniform(0.04, 0.12) * np.clip(fib, 0, None) * m
