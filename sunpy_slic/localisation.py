@@ -20,7 +20,7 @@ from sunpy.map import GenericMap
 from sunpy_slic.data.tiles import disk_geometry
 from sunpy_slic.features import FEATURES, feature_name
 from sunpy_slic.overlay import detections
-from sunpy_slic.validation import check_int, check_positive_float
+from sunpy_slic.validation import check_int, check_map, check_positive_float
 
 __all__ = ["auroc", "evaluate_localisation", "to_source_pixels"]
 
@@ -84,16 +84,6 @@ def auroc(scores, labels):
 # ----------------------------------------------------------------------------------------------
 # Carrying probabilities back to the source
 # ----------------------------------------------------------------------------------------------
-def _check_map(smap, name):
-    if not isinstance(smap, GenericMap):
-        msg = f"{name} must be a sunpy Map, got {type(smap).__name__}"
-        raise TypeError(msg)
-    if smap.data.ndim != 2:
-        msg = f"{name} must be a 2-D map, got data of shape {smap.data.shape}"
-        raise ValueError(msg)
-    return smap
-
-
 def _coarse_coordinates(prob_map, smap):
     """Fractional pixel coordinates (x, y) on ``prob_map`` of every pixel of ``smap``."""
     ny, nx = smap.data.shape
@@ -169,8 +159,8 @@ def to_source_pixels(prob_map, smap):
            [0.3, 0.3, 0.4, 0.4],
            [0.3, 0.3, 0.4, 0.4]], dtype=float32)
     """
-    _check_map(prob_map, "prob_map")
-    _check_map(smap, "smap")
+    check_map(prob_map, "prob_map")
+    check_map(smap, "smap")
     x, y = _coarse_coordinates(prob_map, smap)
     return _nearest(prob_map, np.asarray(x), np.asarray(y))
 
@@ -187,7 +177,7 @@ def _check_prob_maps(prob_maps):
         raise TypeError(msg)
     out = {}
     for key, m in prob_maps.items():
-        out[feature_name(key)] = _check_map(m, f"prob_maps[{key!r}]")
+        out[feature_name(key)] = check_map(m, f"prob_maps[{key!r}]")
     return out
 
 
@@ -347,7 +337,7 @@ def evaluate_localisation(
     >>> float(row["auroc"]), float(row["fp_area"]), float(row["precision"]), float(row["recall"])
     (1.0, 0.0, 1.0, 1.0)
     """
-    _check_map(smap, "smap")
+    check_map(smap, "smap")
     prob_maps = _check_prob_maps(prob_maps)
     masks = _check_masks(masks, smap.data.shape)
     threshold = _check_threshold(threshold)

@@ -33,7 +33,7 @@ from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES, feature_name
 from sunpy_slic.io import map_date
 from sunpy_slic.preprocessing import preprocess
-from sunpy_slic.validation import check_bool
+from sunpy_slic.validation import check_bool, check_map
 from sunpy_slic.warning_filters import quiet
 from sunpy_slic.weights import model_spec, tensor_sha256
 
@@ -68,16 +68,6 @@ _DATA_STAT_KEYS = (
 # ----------------------------------------------------------------------------------------------
 # Helpers
 # ----------------------------------------------------------------------------------------------
-def _check_map(smap, name="smap"):
-    if not isinstance(smap, GenericMap):
-        msg = f"{name} must be a sunpy Map, got {type(smap).__module__}.{type(smap).__qualname__}"
-        raise TypeError(msg)
-    if smap.data.ndim != 2:
-        msg = f"{name} must be a 2-D map, got data of shape {smap.data.shape}"
-        raise ValueError(msg)
-    return smap
-
-
 def _to_pixels(value, name, smap):
     """Return a tile or stride given in pixels (int) or as an angle/pixel Quantity as an int."""
     if isinstance(value, u.Quantity):
@@ -464,7 +454,7 @@ def probability_map(
     >>> bool(np.allclose(sum(m.data for m in probs.values()), 1))
     True
     """
-    smap = _check_map(smap)
+    smap = check_map(smap)
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         msg = f"batch_size must be a positive integer, got {batch_size!r}"
         raise ValueError(msg)
@@ -596,7 +586,7 @@ def saliency_map(smap, feature, *, model=None, device=None):
     >>> bool(np.nanmin(sal.data) >= 0 and np.nanmax(sal.data) <= 1)
     True
     """
-    smap = _check_map(smap)
+    smap = check_map(smap)
     name = feature_name(feature)
     label = FEATURES.index(name)
     model = resolve_model(model, device)
@@ -666,7 +656,7 @@ def _as_prob_dict(prob_maps, name="prob_maps"):
         raise ValueError(msg)
     out = {}
     for key, m in prob_maps.items():
-        _check_map(m, name=f"{name}[{key!r}]")
+        check_map(m, name=f"{name}[{key!r}]")
         out[feature_name(key)] = m
     return out
 
@@ -909,10 +899,10 @@ def reproject_to(prob_map, target_map, *, rotate=False, max_time_difference=10 *
     """
     from reproject import reproject_interp  # noqa: PLC0415 -- optional or heavy, loaded when used
 
-    _check_map(target_map, name="target_map")
+    check_map(target_map, name="target_map")
     if isinstance(prob_map, dict):
         return {key: reproject_to(m, target_map) for key, m in prob_map.items()}
-    _check_map(prob_map, name="prob_map")
+    check_map(prob_map, name="prob_map")
     check_bool(rotate, "rotate")
     with quiet():
         t_from, t_to = map_date(prob_map), map_date(target_map)

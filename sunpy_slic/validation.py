@@ -10,10 +10,13 @@ message naming the argument, what was expected and what came. `bool` is never ta
 import math
 import numbers
 
+from sunpy.map import GenericMap
+
 __all__ = [
     "check_bool",
     "check_fraction",
     "check_int",
+    "check_map",
     "check_positive_float",
     "check_probability",
     "check_seed",
@@ -184,3 +187,25 @@ def check_seed(value, name="seed"):
         msg = f"{name} must be a non-negative int, got {value}"
         raise ValueError(msg)
     return int(value)
+
+
+def check_map(smap, name="smap"):
+    """
+    Return ``smap`` if it is a 2-D sunpy Map; raise `TypeError` or `ValueError` otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.validation import check_map
+    >>> check_map(np.ones((4, 4)), "target_map")
+    Traceback (most recent call last):
+    ...
+    TypeError: target_map must be a sunpy Map, got numpy.ndarray
+    """
+    if not isinstance(smap, GenericMap):
+        msg = f"{name} must be a sunpy Map, got {type(smap).__module__}.{type(smap).__qualname__}"
+        raise TypeError(msg)
+    if smap.data.ndim != 2:
+        msg = f"{name} must be a 2-D map, got data of shape {smap.data.shape}"
+        raise ValueError(msg)
+    return smap

@@ -330,10 +330,10 @@ def test_cli_parquet_output_with_resume_glob_and_listing(fits_files, tiny_weight
 
 def test_ood_columns_match_classify_and_flagged_files_warn(hpc_map, tmp_path):
     """The bundled weights carry OOD information: archive rows get the flags `classify` gives."""
+    import sunpy.map
+
     from sunpy_slic.data import sample_files
     from sunpy_slic.exceptions import SlicWarning
-
-    import sunpy.map
 
     # #14: another instrument in H-alpha is in domain now; another band (171 Å, EUV) is not
     outside = tmp_path / "other_band.fits"

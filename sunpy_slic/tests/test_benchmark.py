@@ -104,7 +104,12 @@ def test_bench_files_rejects_bad_arguments():
     ("fn", "kwargs", "error", "match"),
     [
         (benchmark.bench_classify, {"repeats": 0}, ValueError, "repeats must be a positive integer, got 0"),
-        (benchmark.bench_classify, {"n_images": -3}, ValueError, "n_images must be a positive integer, got -3"),
+        (
+            benchmark.bench_classify,
+            {"n_images": -3},
+            ValueError,
+            "n_images must be a positive integer, got -3",
+        ),
         (benchmark.bench_train, {"steps": 0}, ValueError, "steps must be a positive integer, got 0"),
         # #12: one set of argument checks: a float is the wrong kind of value, a TypeError
         (
