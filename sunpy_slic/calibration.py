@@ -32,6 +32,7 @@ __all__ = [
     "fit_temperature",
     "plot_reliability",
     "reliability_curve",
+    "risk_coverage",
     "update_weights_extra",
 ]
 
@@ -104,6 +105,64 @@ def reliability_curve(probabilities, labels, *, n_bins=N_BINS):
         confidence = np.bincount(idx, weights=conf, minlength=n_bins) / count
         accuracy = np.bincount(idx, weights=correct, minlength=n_bins) / count
     return {"edges": edges, "confidence": confidence, "accuracy": accuracy, "count": count}
+
+
+def risk_coverage(probabilities, labels, *, confidence=None):
+    """
+    The risk-coverage curve of a classifier that abstains below a confidence.
+
+    Sorting the images by ``confidence`` (by default the top probability, the score `classify`
+    abstains on with ``min_confidence``), keeping the most confident fraction (the coverage) gives
+    an error rate among those kept (the risk). A confidence that marks the errors keeps the risk low
+    until the coverage is high.
+
+    Parameters
+    ----------
+    probabilities : array-like, shape (N, C)
+    labels : array-like of int, shape (N,)
+    confidence : array-like, shape (N,), optional
+        Another score to sort by (larger: more confident).
+
+    Returns
+    -------
+    dict
+        ``coverage`` and ``risk`` (arrays, from the most confident image to all of them), ``aurc``
+        (the area under the curve: the mean risk over coverages; lower is better), ``error_auroc``
+        (how well a low confidence ranks the wrong answers above the right ones: 1 is perfect,
+        0.5 is chance; NaN when all are right or all wrong) and ``accuracy``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.calibration import risk_coverage
+    >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.55, 0.45]])
+    >>> rc = risk_coverage(p, [0, 0, 1, 1])
+    >>> rc["risk"].tolist(), rc["error_auroc"]
+    ([0.0, 0.0, 0.0, 0.25], 1.0)
+    """
+    probs, labels = _check_probs_labels(probabilities, labels)
+    conf = probs.max(axis=1) if confidence is None else np.asarray(confidence, dtype=np.float64)
+    if conf.shape != labels.shape:
+        msg = f"confidence must have one value per image ({labels.shape[0]}), got shape {conf.shape}"
+        raise ValueError(msg)
+    wrong = (probs.argmax(axis=1) != labels).astype(np.float64)
+    order = np.argsort(-conf, kind="stable")
+    n = np.arange(1, len(labels) + 1)
+    risk = np.cumsum(wrong[order]) / n
+    coverage = n / len(labels)
+    n_wrong, n_right = wrong.sum(), len(wrong) - wrong.sum()
+    if n_wrong and n_right:
+        ranks = np.argsort(np.argsort(-conf, kind="stable"), kind="stable") + 1.0  # low confidence: high rank
+        error_auroc = float((ranks[wrong == 1].sum() - n_wrong * (n_wrong + 1) / 2) / (n_wrong * n_right))
+    else:
+        error_auroc = float("nan")
+    return {
+        "coverage": coverage,
+        "risk": risk,
+        "aurc": float(risk.mean()),
+        "error_auroc": error_auroc,
+        "accuracy": float(1 - wrong.mean()),
+    }
 
 
 def expected_calibration_error(probabilities, labels, *, n_bins=N_BINS):

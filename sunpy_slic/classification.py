@@ -31,7 +31,7 @@ from sunpy_slic.runtime import (
     resolve_device,
     to_device,
 )
-from sunpy_slic.validation import check_bool, check_int
+from sunpy_slic.validation import check_bool, check_int, check_probability
 from sunpy_slic.warning_filters import quiet
 from sunpy_slic.weights import load_model, model_spec, model_temperature, provenance_meta
 
@@ -206,7 +206,8 @@ class ClassificationResult:
     Attributes
     ----------
     feature : str
-        The most probable feature, one of `~sunpy_slic.FEATURES`.
+        The most probable feature, one of `~sunpy_slic.FEATURES` (``"unknown"`` when the
+        classification abstained, see ``abstained``).
     probabilities : dict
         Probability of every feature (they sum to 1).
     source : str
@@ -233,6 +234,9 @@ class ClassificationResult:
     uncertainty : dict or None
         With ``tta=True`` or ``mc_dropout`` in `classify`: the standard deviation of every
         feature's probability over the augmented / stochastic passes.
+    abstained : bool
+        True when `classify` was given ``min_confidence`` and the top probability stayed below it:
+        ``feature`` is then ``"unknown"`` (the probabilities are kept).
     """
 
     feature: str
@@ -247,11 +251,12 @@ class ClassificationResult:
     ood_score: float | None = None
     ood_reasons: tuple = ()
     uncertainty: dict | None = None
+    abstained: bool = False
 
     @property
     def probability(self):
-        """The probability of the predicted feature."""
-        return self.probabilities[self.feature]
+        """The probability of the top feature (also when the classification abstained)."""
+        return max(self.probabilities.values())
 
     def to_dict(self):
         """Return the result as a flat dict (the columns of the table `classify` returns for many maps)."""
@@ -268,14 +273,22 @@ class ClassificationResult:
             d["in_distribution"] = self.in_distribution
             d["ood_score"] = self.ood_score
         if self.uncertainty is not None:
-            d["uncertainty"] = self.uncertainty[self.feature]
+            d["uncertainty"] = self.uncertainty[self.top_feature]
         return d
+
+    @property
+    def top_feature(self):
+        """The most probable feature, also when the classification abstained."""
+        return max(self.probabilities, key=self.probabilities.get)
 
     def __repr__(self):
         date = self.date_obs.isot if self.date_obs is not None else "unknown"
         wl = f"{self.wavelength:.1f}" if self.wavelength is not None else "unknown"
+        name = DISPLAY_NAMES.get(self.feature, self.feature)
+        if self.abstained:
+            name = f"unknown (abstained; top: {DISPLAY_NAMES[self.top_feature]}"
         lines = [
-            f"<ClassificationResult: {DISPLAY_NAMES[self.feature]} (p = {self.probability:.3f})",
+            f"<ClassificationResult: {name} (p = {self.probability:.3f}){')' if self.abstained else ''}",
             f"  source:      {self.source}",
             f"  date_obs:    {date}",
             f"  instrument:  {self.instrument or 'unknown'}",
@@ -342,6 +355,8 @@ def _results_table(results):
         [r.wavelength.to_value(u.AA) if r.wavelength is not None else np.nan for r in results], u.AA
     )
     t["feature"] = [r.feature for r in results]
+    if any(r.abstained for r in results):
+        t["abstained"] = np.array([r.abstained for r in results])
     t["probability"] = np.array([r.probability for r in results], dtype=np.float32)
     for k in FEATURES:
         t[f"p_{k}"] = np.array([r.probabilities[k] for r in results], dtype=np.float32)
@@ -354,7 +369,8 @@ def _results_table(results):
         t["ood_reasons"] = ["; ".join(r.ood_reasons) for r in results]
     if any(r.uncertainty is not None for r in results):
         t["uncertainty"] = np.array(
-            [np.nan if r.uncertainty is None else r.uncertainty[r.feature] for r in results], np.float32
+            [np.nan if r.uncertainty is None else r.uncertainty[r.top_feature] for r in results],
+            np.float32,
         )
     return t
 
@@ -395,6 +411,7 @@ def classify(
     tta=False,
     mc_dropout=0,
     compile=False,
+    min_confidence=None,
 ):
     """
     Classify solar images into the five `~sunpy_slic.FEATURES`.
@@ -431,6 +448,11 @@ def classify(
         Run the network through `torch.compile` (True, a backend name, or a dict of its options).
         Compiling takes tens of seconds once per model and batch shape, so it pays off for long
         runs on a GPU; the default eager path is already batched, channels-last and bf16.
+    min_confidence : float, optional
+        Abstain below this confidence: where the top (calibrated) probability is lower, the
+        result's ``feature`` is ``"unknown"`` and ``abstained`` is True (a table gains an
+        ``abstained`` column). The top probability is the score to sort by (see the guide "When to
+        trust a result"); None (default) never abstains.
 
     Returns
     -------
@@ -470,6 +492,8 @@ def classify(
         mc_dropout, "mc_dropout", minimum=0, what="a non-negative integer (number of passes)"
     )
     check_bool(progress, "progress")
+    if min_confidence is not None:
+        min_confidence = check_probability(min_confidence, "min_confidence")
     single = _is_single(data)
     items = [data] if single else _as_list(data)
     model = resolve_model(model, device)
@@ -512,7 +536,15 @@ def classify(
                         no_wavelength.append(meta["source"])
                     probabilities = {k: float(v) for k, v in zip(FEATURES, p, strict=True)}
                     feature = FEATURES[int(np.argmax(p))]
-                    extra = {"in_distribution": in_dist, "ood_score": scores[i], "ood_reasons": reasons}
+                    abstained = min_confidence is not None and float(np.max(p)) < min_confidence
+                    if abstained:
+                        feature = "unknown"
+                    extra = {
+                        "in_distribution": in_dist,
+                        "ood_score": scores[i],
+                        "ood_reasons": reasons,
+                        "abstained": abstained,
+                    }
                     if spread is not None:
                         extra["uncertainty"] = {k: float(v) for k, v in zip(FEATURES, spread[i], strict=True)}
                     results.append(
