@@ -29,7 +29,9 @@ from tqdm.auto import tqdm
 
 from sunpy_slic._version import __version__
 from sunpy_slic.classification import predict_proba, resolve_model
+from sunpy_slic.domain import check_domain
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
+from sunpy_slic.feature_distance import ood_configuration
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES, feature_name
 from sunpy_slic.io import map_date
 from sunpy_slic.preprocessing import preprocess
@@ -115,6 +117,27 @@ def _tile_geometry(smap, tile, stride):
     y0 = ((ny - tile) % stride) // 2
     x0 = ((nx - tile) % stride) // 2
     return tile, stride, y0, x0, n_rows, n_cols
+
+
+def _domain_verdict(smap, model):
+    """
+    (keywords, history line) recording whether ``smap`` lies in the model's training domain, with a
+    `SlicWarning` when it does not: overlays carry the same verdict as `classify`.
+    """
+    _, domain = ood_configuration(model)
+    if not domain:
+        return {}, None
+    reasons = check_domain(smap, domain)
+    keywords = {"SLICINDM": (not reasons, "sunpy-slic: map in the model's training domain")}
+    if not reasons:
+        return keywords, None
+    text = "; ".join(reasons)
+    warnings.warn(
+        f"the map is outside the model's training domain, so its probability map is unreliable: {text}",
+        SlicWarning,
+        stacklevel=3,
+    )
+    return keywords, f"sunpy-slic: OUTSIDE THE MODEL'S TRAINING DOMAIN: {text}"
 
 
 def _weights_id(model):
@@ -497,6 +520,7 @@ def probability_map(
 
     weights = _weights_id(model)
     version = _version()
+    verdict_keywords, verdict_history = _domain_verdict(smap, model)
     out = {}
     for k, name in enumerate(FEATURES):
         keywords = {
@@ -512,11 +536,14 @@ def probability_map(
             ),
             "SLICWGT": (weights, "sunpy-slic weights SHA-256 (first 16 hex digits)"),
             "SLICVER": (version, "sunpy-slic version"),
+            **verdict_keywords,
         }
         history = (
             f"sunpy-slic {version}: P({DISPLAY_NAMES[name]}) of {tile}x{tile} pixel tiles every "
             f"{stride} pixels, weights {weights}"
         )
+        if verdict_history:
+            history += f"\n{verdict_history}"
         meta = _derived_meta(grid_meta, keywords, history, f"sunpy-slic P({DISPLAY_NAMES[name]})")
         out[name] = _set_plot_settings(_new_map(probs[k], meta))
     return out
@@ -620,7 +647,9 @@ def saliency_map(smap, feature, *, model=None, device=None):
 
     weights_id = _weights_id(model)
     version = _version()
+    verdict_keywords, verdict_history = _domain_verdict(smap, model)
     keywords = {
+        **verdict_keywords,
         "SLICFEAT": (name, "sunpy-slic feature of this saliency map"),
         "SLICMETH": ("Grad-CAM", "sunpy-slic method: gradient-weighted class activation"),
         "SLICLAYR": (f"features.{layer}", "sunpy-slic layer of the class activation"),
@@ -628,6 +657,8 @@ def saliency_map(smap, feature, *, model=None, device=None):
         "SLICVER": (version, "sunpy-slic version"),
     }
     history = f"sunpy-slic {version}: Grad-CAM saliency of {DISPLAY_NAMES[name]}, weights {weights_id}"
+    if verdict_history:
+        history += f"\n{verdict_history}"
     meta = _derived_meta(
         _explicit_meta(smap), keywords, history, f"sunpy-slic saliency({DISPLAY_NAMES[name]})"
     )
@@ -819,6 +850,15 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=1, features=None):
         if key.lower().startswith("slic") and key.lower() not in ("slicfeat",):
             table.meta[key.upper()] = value
     table.meta["date_obs"] = first.meta.get("date-obs")
+    if "slicindm" in first.meta:
+        table.meta["in_distribution"] = bool(first.meta["slicindm"])
+        if not table.meta["in_distribution"] and len(table):
+            warnings.warn(
+                "the probability maps were made from a map outside the model's training domain "
+                "(SLICINDM = False, see their HISTORY): these detections are unreliable",
+                SlicWarning,
+                stacklevel=2,
+            )
     return table
 
 

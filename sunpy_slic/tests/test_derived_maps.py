@@ -93,3 +93,34 @@ def test_gong_halpha_probability_maps_cover_the_disk(untrained):
     # 4 tiles a side, stride = tile: the tile centres span 3/4 of the source
     ratio = (span / abs(source.Tx[1] - source.Tx[0])).to_value(u.one)
     assert ratio == pytest.approx(0.75, rel=0.05)
+
+
+def test_overlays_carry_the_out_of_domain_verdict():
+    """#14: an EUV map's probability maps and detections say they are unreliable, as classify does."""
+    from sunpy_slic.exceptions import SlicWarning
+    from sunpy_slic.overlay import detections, saliency_map
+    from sunpy_slic.weights import load_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        aia = sunpy.map.Map(sunpy.data.test.get_test_filepath("aia_171_level1.fits"))
+    model = load_model(device="cpu")  # the bundled weights carry a training domain
+    with pytest.warns(SlicWarning, match="outside the model's training domain.*euv"):
+        probs = probability_map(aia, model=model, tile=32, progress=False)
+    for m in probs.values():
+        assert m.meta["slicindm"] is False
+        assert "OUTSIDE THE MODEL'S TRAINING DOMAIN" in m.meta["history"]
+    probs["sunspot"].data[...] = 0.9  # something to detect
+    with pytest.warns(SlicWarning, match="detections are unreliable"):
+        table = detections(probs, features="sunspot")
+    assert table.meta["in_distribution"] is False
+    with pytest.warns(SlicWarning, match="outside the model's training domain"):
+        sal = saliency_map(aia, "sunspot", model=model)
+    assert sal.meta["slicindm"] is False
+    # and an H-alpha-like synthetic map of the package is in domain: no warning, SLICINDM True
+    from sunpy_slic.data.synthetic import make_map
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SlicWarning)
+        ok = probability_map(make_map("filament", seed=3, shape=(128, 128)), model=model, progress=False)
+    assert ok["filament"].meta["slicindm"] is True
