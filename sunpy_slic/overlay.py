@@ -36,7 +36,7 @@ from sunpy_slic.features import DISPLAY_NAMES, FEATURES, feature_name
 from sunpy_slic.io import map_date
 from sunpy_slic.preprocessing import preprocess
 from sunpy_slic.validation import check_bool, check_map
-from sunpy_slic.warning_filters import quiet
+from sunpy_slic.warning_filters import quiet, quiet_sunpy_log
 from sunpy_slic.weights import model_spec, tensor_sha256
 
 __all__ = ["detections", "probability_map", "reproject_to", "saliency_map"]
@@ -127,7 +127,8 @@ def _domain_verdict(smap, model):
     _, domain = ood_configuration(model)
     if not domain:
         return {}, None
-    reasons = check_domain(smap, domain)
+    with quiet_sunpy_log():
+        reasons = check_domain(smap, domain)
     keywords = {"SLICINDM": (not reasons, "sunpy-slic: map in the model's training domain")}
     if not reasons:
         return keywords, None
@@ -488,8 +489,9 @@ def probability_map(
     model = resolve_model(model, device)
     spec = model_spec(model)
 
-    grid_meta = _grid_meta(smap, tile, stride, y0, x0, n_rows, n_cols)
-    keep = _tile_mask(smap, tile, stride, y0, x0, n_rows, n_cols, max_radius)
+    with quiet_sunpy_log():  # sunpy's notes on assumed metadata (solar radius, ...), once per call
+        grid_meta = _grid_meta(smap, tile, stride, y0, x0, n_rows, n_cols)
+        keep = _tile_mask(smap, tile, stride, y0, x0, n_rows, n_cols, max_radius)
     candidates = np.argwhere(keep)
     probs = np.full((len(FEATURES), n_rows, n_cols), np.nan, dtype=np.float32)
     data = smap.data

@@ -12,12 +12,12 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LinearSegmentedColormap, Normalize, to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from sunpy import log as sunpy_log
 from sunpy.map import GenericMap
 
 from sunpy_slic.classification import ClassificationResult
 from sunpy_slic.features import DISPLAY_NAMES, FEATURE_COLORS, FEATURES, feature_name
 from sunpy_slic.timeline_plot import plot_timeline
+from sunpy_slic.warning_filters import quiet_sunpy_log
 
 __all__ = ["FEATURE_COLORS", "plot_detections", "plot_overlay", "plot_probabilities", "plot_timeline"]
 
@@ -258,9 +258,7 @@ def plot_overlay(
     handles, mappable = [], None
     widths = np.linspace(1.0, 2.5, levels.size)
     shown_levels = ", ".join(f"{v:g}" for v in levels)
-    level = sunpy_log.level
-    sunpy_log.setLevel("WARNING")  # no INFO line per feature from sunpy's reprojection
-    try:
+    with quiet_sunpy_log():  # no INFO line per feature from sunpy's reprojection
         for name, pmap in drawn:
             color = palette[name]
             label = DISPLAY_NAMES[name]
@@ -281,8 +279,6 @@ def plot_overlay(
                     annotate=False,
                 )
                 handles.append(Patch(facecolor=color, alpha=max(alpha, 0.3), label=label))
-    finally:
-        sunpy_log.setLevel(level)
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
     if mappable is not None and colorbar:

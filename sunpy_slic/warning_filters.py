@@ -17,7 +17,9 @@ import contextlib
 import threading
 import warnings
 
-__all__ = ["collected", "quiet"]
+from sunpy import log as sunpy_log
+
+__all__ = ["collected", "quiet", "quiet_sunpy_log"]
 
 _state = threading.local()
 _lock = threading.Lock()
@@ -80,3 +82,27 @@ def collected():
             _active[0] -= 1
     for message, category, filename, lineno in caught:
         warnings.warn_explicit(message, category, filename, lineno)
+
+
+@contextlib.contextmanager
+def quiet_sunpy_log(level="WARNING"):
+    """
+    Hide sunpy's log messages below ``level`` in this block (its INFO notes about assumed metadata,
+    given once per map and per overlay drawn, are noise in a loop over maps).
+
+    Examples
+    --------
+    >>> from sunpy import log
+    >>> from sunpy_slic.warning_filters import quiet_sunpy_log
+    >>> before = log.level
+    >>> with quiet_sunpy_log():
+    ...     log.info("not shown")
+    >>> log.level == before
+    True
+    """
+    old = sunpy_log.level
+    sunpy_log.setLevel(level)
+    try:
+        yield
+    finally:
+        sunpy_log.setLevel(old)
