@@ -267,6 +267,24 @@ def _optional(table, name):
     return table[name] if name in table.colnames else None
 
 
+def _detection_bbox(table):
+    """``hpc_bbox``, or from a detections table's ``bottom_left``/``top_right`` corners."""
+    if "hpc_bbox" in table.colnames or not {"bottom_left", "top_right"} <= set(table.colnames):
+        return _optional(table, "hpc_bbox")
+    lo, hi = table["bottom_left"], table["top_right"]
+    corners = [lo.Tx, lo.Ty, hi.Tx, hi.Ty]
+    x_min, x_max = np.minimum(corners[0], corners[2]), np.maximum(corners[0], corners[2])
+    y_min, y_max = np.minimum(corners[1], corners[3]), np.maximum(corners[1], corners[3])
+    return u.Quantity([x_min, y_min, x_max, y_max]).T.to(u.arcsec)
+
+
+def _detection_boundary(table):
+    """``hpc_boundcc``, or from a detections table's ``contour`` SkyCoord polygons."""
+    if "hpc_boundcc" in table.colnames or "contour" not in table.colnames:
+        return _optional(table, "hpc_boundcc")
+    return [u.Quantity([c.Tx, c.Ty]).T.to(u.arcsec) for c in table["contour"]]
+
+
 def _column(table, name, default, n):
     return table[name] if name in table.colnames else np.full(n, default)
 
@@ -303,7 +321,8 @@ def to_hek_records(
         `~astropy.coordinates.SkyCoord` (as `sunpy_slic.overlay.detections` gives, whose
         ``obstime`` then serves as the time when there is no ``start``/``end``), ``hpc_bbox``
         (WKT strings, or an (N, 4) Quantity of ``x_min, y_min, x_max, y_max``) and ``hpc_boundcc``
-        (WKT strings, or per row an (M, 2) Quantity of boundary points).
+        (WKT strings, or per row an (M, 2) Quantity of boundary points); from a detections table
+        they are made from its ``bottom_left``/``top_right`` corners and ``contour`` polygons.
     observatory : str, optional
         ``obs_observatory`` of every record; by default from the table's ``observatory`` column,
         else from the instrument's name where it is a known one (``SOT/NB``: ``Hinode``), else
@@ -381,8 +400,8 @@ def to_hek_records(
         "event_coord2": y,
         "hpc_x": x,
         "hpc_y": y,
-        "hpc_bbox": _bbox_strings(_optional(table, "hpc_bbox"), n),
-        "hpc_boundcc": _boundary_strings(_optional(table, "hpc_boundcc"), n),
+        "hpc_bbox": _bbox_strings(_detection_bbox(table), n),
+        "hpc_boundcc": _boundary_strings(_detection_boundary(table), n),
         "event_probability": prob,
         "event_description": [
             f"{DISPLAY_NAMES[f]} seen by sunpy-slic in {k} frame{'s' if k != 1 else ''} of {c or 'unknown'}"

@@ -247,3 +247,32 @@ def test_bad_files_and_values(tmp_path, intervals):
         to_hek_records(
             QTable({"feature": ["coronal_hole"], "start": Time(["2020-01-01"]), "end": Time(["2020-01-01"])})
         )
+
+
+def test_detections_table_to_hek_records_round_trip(tmp_path):
+    """#13: regions from `detections` become HEK records with their bbox and contour polygon."""
+    import numpy as np
+    import sunpy.map
+    from sunpy.map.header_helper import make_fitswcs_header
+
+    from sunpy_slic.overlay import detections
+
+    frame = Helioprojective(observer="earth", obstime="2022-05-01T12:00:00")
+    centre = SkyCoord(100 * u.arcsec, -50 * u.arcsec, frame=frame)
+    p = np.zeros((12, 12), dtype=np.float32)
+    p[3:6, 4:8] = 0.9
+    pmap = sunpy.map.Map(p, make_fitswcs_header(p, centre, scale=[8, 8] * u.arcsec / u.pix))
+    pmap.meta["slicfeat"] = "sunspot"
+    found = detections({"sunspot": pmap})
+    records = to_hek_records(found)
+    assert records["event_type"].tolist() == ["SS"]
+    assert records["hpc_bbox"][0].startswith("POLYGON((")
+    assert records["hpc_boundcc"][0].startswith("POLYGON((")
+    # the box spans the 4 x 3 pixel region (8 arcsec pixels, edges included)
+    numbers = [float(v) for v in records["hpc_bbox"][0][len("POLYGON((") : -2].replace(",", " ").split()]
+    xs, ys = numbers[0::2], numbers[1::2]
+    assert max(xs) - min(xs) == pytest.approx(32, abs=0.5)
+    assert max(ys) - min(ys) == pytest.approx(24, abs=0.5)
+    assert records["hpc_x"][0].to_value(u.arcsec) == pytest.approx(found["center"][0].Tx.to_value(u.arcsec))
+    for write, read in ((write_hek_json, read_hek_json), (write_voevent, read_voevent)):
+        assert_same(records, read(write(records, tmp_path / f"d.{write.__name__}")))
