@@ -56,7 +56,7 @@ from sunpy_slic.model import SlicNet
 from sunpy_slic.prefetch import prefetch
 from sunpy_slic.preprocessing import preprocess
 from sunpy_slic.validation import check_int
-from sunpy_slic.weights import load_model, model_spec, tensor_sha256, weights_bytes
+from sunpy_slic.weights import load_model, model_spec, provenance_meta, tensor_sha256, weights_bytes
 
 __all__ = ["classify_files", "read_results"]
 
@@ -378,7 +378,8 @@ def read_results(output):
         information (see `sunpy_slic.ood`) or the file could not be read, and ``ood_score`` is NaN
         where there is none. The table's
         ``meta["weights_sha256"]`` lists the weights that made the rows and
-        ``meta["sunpy_slic_version"]`` the package versions.
+        ``meta["sunpy_slic_version"]`` the package versions; ``weights_name``, ``preprocessing``
+        and ``date`` are those of the latest run (see `~sunpy_slic.weights.provenance_meta`).
 
     Raises
     ------
@@ -418,7 +419,12 @@ def read_results(output):
             columns = {c: v[keep] for c, v in columns.items()}
     shas = sorted({i["weights_sha256"] for i in infos if "weights_sha256" in i})
     versions = sorted({i["sunpy_slic"] for i in infos if "sunpy_slic" in i})
-    return _table(columns, {"weights_sha256": shas, "sunpy_slic_version": versions})
+    meta = {"weights_sha256": shas, "sunpy_slic_version": versions}
+    for key in ("weights_name", "preprocessing", "date"):  # of the latest part that records it
+        found = [i[key] for i in infos if key in i]
+        if found:
+            meta[key] = found[-1]
+    return _table(columns, meta)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -673,6 +679,9 @@ def _classify_into(
     parts = _parts(output)
     counter = {"next": parts[-1][0] + 1 if parts else 0}
     info = {"weights_sha256": sha256, "sunpy_slic": _version()}
+    # The rest of the provenance every table records (see sunpy_slic.weights.provenance_meta).
+    provenance = provenance_meta(local) if local is not None else {}
+    info.update({k: v for k, v in provenance.items() if k in ("weights_name", "preprocessing", "date")})
 
     def write(rows):
         _write_part(output, counter["next"], rows, info)

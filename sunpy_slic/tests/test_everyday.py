@@ -139,6 +139,14 @@ def test_classify_table_and_files_carry_provenance(tmp_path, capsys):
     assert f"# weights_sha256: {meta['weights_sha256']}" in csv
     header = next(line for line in csv.splitlines() if not line.startswith("#"))
     assert "ood_reasons" in header
+    # and the archive format (Parquet parts of classify_files)
+    from sunpy_slic.batch import classify_files
+
+    archive = classify_files(files, tmp_path / "res.parquet", progress=False)
+    assert archive.meta["weights_sha256"] == [meta["weights_sha256"]]
+    assert archive.meta["sunpy_slic_version"] == [sunpy_slic.__version__]
+    assert archive.meta["preprocessing"] == meta["preprocessing"]
+    assert archive.meta["weights_name"] == meta["weights_name"]
 
 
 def test_cli_version_and_help_on_every_argument(capsys):
