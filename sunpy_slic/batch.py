@@ -678,7 +678,7 @@ def _classify_into(
     todo = [pair for pair in pairs if pair[0] not in done]
     parts = _parts(output)
     counter = {"next": parts[-1][0] + 1 if parts else 0}
-    info = {"weights_sha256": sha256, "sunpy_slic": _version()}
+    info = {"weights_sha256": sha256, "sunpy_slic": __version__}
     # The rest of the provenance every table records (see sunpy_slic.weights.provenance_meta).
     provenance = provenance_meta(local) if local is not None else {}
     info.update({k: v for k, v in provenance.items() if k in ("weights_name", "preprocessing", "date")})
@@ -738,7 +738,3 @@ def _classify_into(
             stacklevel=3,
         )
     return table
-
-
-def _version():
-    return __version__

@@ -37,7 +37,6 @@ position before submitting them to the HEK, which requires it. A table whose row
 """
 
 import datetime
-import importlib.metadata
 import json
 import math
 import os
@@ -51,6 +50,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import QTable, Table
 from astropy.time import Time
 
+from sunpy_slic._version import __version__
 from sunpy_slic.atomic import atomic_write_bytes
 from sunpy_slic.features import DISPLAY_NAMES, feature_name
 
@@ -152,13 +152,6 @@ _OBSERVATORIES = {
 }
 
 ET.register_namespace("voe", _VOEVENT_NS)
-
-
-def _package_version():
-    try:
-        return importlib.metadata.version("sunpy-slic")
-    except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
-        return "0.0.0"
 
 
 def _version_number(version):
@@ -379,7 +372,7 @@ def to_hek_records(
     else:
         wavelength = u.Quantity(np.full(n, np.nan), u.AA)
     x, y = _positions(table, n)
-    version = _package_version()
+    version = __version__
     smoothing = table.meta.get("smoothing")
     paramset = json.dumps(smoothing, sort_keys=True) if smoothing else ""
     n_frames = np.asarray(_column(table, "n_frames", 1, n), dtype=np.int64)

@@ -150,10 +150,6 @@ def _weights_id(model):
     return tensor_sha256(model.state_dict())[:16]
 
 
-def _version():
-    return __version__
-
-
 #: Keywords by which sunpy recognises an instrument's map class, kept under SRC* names in derived
 #: maps so that a probability map is never re-interpreted as the instrument's image (a GONG H-alpha
 #: map class, for one, derives its plate scale from the solar radius and ignores CDELT).
@@ -275,15 +271,11 @@ def _grid_meta(smap, tile, stride, y0, x0, n_rows, n_cols):
     # Source pixel (0-based) of output pixel k along an axis: off + stride * k.
     offsets = (x0 + (tile - 1) / 2, y0 + (tile - 1) / 2)
     ref = smap.reference_pixel
-    cd_keys = [f"cd{i}_{j}" for i in (1, 2) for j in (1, 2) if f"cd{i}_{j}" in meta]
     for axis, off, ref_px in ((1, offsets[0], ref.x), (2, offsets[1], ref.y)):
         crpix = ref_px.to_value(u.pix) + 1  # FITS, 1-based
         meta[f"crpix{axis}"] = 1 + (crpix - 1 - off) / stride
-        # Scaling the pixel grid scales CDELT (or the CD matrix); PCi_j and CROTA stay as they are.
-        if f"cdelt{axis}" in meta or not cd_keys:
-            meta[f"cdelt{axis}"] = stride * float(meta.get(f"cdelt{axis}", 1.0))
-    for key in cd_keys:
-        meta[key] = stride * float(meta[key])
+        # _explicit_meta wrote CDELT and PC (never CD): scaling the grid scales CDELT alone.
+        meta[f"cdelt{axis}"] = stride * meta[f"cdelt{axis}"]
     meta["naxis1"] = n_cols
     meta["naxis2"] = n_rows
     return meta
@@ -521,7 +513,7 @@ def probability_map(
         )
 
     weights = _weights_id(model)
-    version = _version()
+    version = __version__
     verdict_keywords, verdict_history = _domain_verdict(smap, model)
     out = {}
     for k, name in enumerate(FEATURES):
@@ -648,7 +640,7 @@ def saliency_map(smap, feature, *, model=None, device=None):
         cam[~np.isfinite(smap.data)] = np.nan
 
     weights_id = _weights_id(model)
-    version = _version()
+    version = __version__
     verdict_keywords, verdict_history = _domain_verdict(smap, model)
     keywords = {
         **verdict_keywords,
@@ -975,7 +967,7 @@ def reproject_to(prob_map, target_map, *, rotate=False, max_time_difference=10 *
     source = prob_map.meta.get("slicfeat", "map")
     how = " following differential rotation" if rotate else ""
     history = (
-        f"sunpy-slic {_version()}: {source} reprojected onto this grid with reproject_interp (bilinear){how}"
+        f"sunpy-slic {__version__}: {source} reprojected onto this grid with reproject_interp (bilinear){how}"
     )
     description = prob_map.meta.get("detector") or f"sunpy-slic {source}"
     meta = _derived_meta(_explicit_meta(target_map), keywords, history, description)
