@@ -255,14 +255,18 @@ class FitOptions:
 
 
 def _as_datasets(train, val, *, augment, seed, image_size):
-    """Turn the ``train``/``val`` arguments of `fit` into torch datasets and a PreprocessSpec."""
-    spec = None
+    """
+    Turn the ``train``/``val`` arguments of `fit` into torch datasets and a PreprocessSpec; return
+    ``(train, val, spec, store)``, ``store`` the `DatasetStore` they came from, or None.
+    """
+    spec, store = None, None
     if not isinstance(train, Dataset):
         if isinstance(train, str | os.PathLike):
             train = open_store(train)
         if not isinstance(train, DatasetStore):
             msg = f"train must be a DatasetStore, a store path or a torch Dataset, got {type(train).__name__}"
             raise TypeError(msg)
+        store = train
         spec = train.spec
         if val is None and len(train.subset("val")):
             val = train.subset("val")
@@ -279,7 +283,7 @@ def _as_datasets(train, val, *, augment, seed, image_size):
         spec = getattr(train, "spec", None)
     if spec is None:
         spec = PreprocessSpec(image_size=image_size or int(train[0][0].shape[-1]))
-    return train, val, spec
+    return train, val, spec, store
 
 
 def _check_item(data, name):
@@ -743,10 +747,8 @@ def fit(train, val=None, *, model=None, options=None, **overrides):
     opts = dataclasses.replace(options, **overrides)
     head, epochs, lr, batch_size = opts.head, opts.epochs, opts.lr, opts.batch_size
     schedule, warmup, seed, amp, progress = opts.schedule, opts.warmup, opts.seed, opts.amp, opts.progress
-    store = open_store(train) if isinstance(train, str | os.PathLike) else train
-    store = store if isinstance(store, DatasetStore) else None
-    train, val, spec = _as_datasets(
-        store or train, val, augment=opts.augment, seed=seed, image_size=opts.image_size
+    train, val, spec, store = _as_datasets(
+        train, val, augment=opts.augment, seed=seed, image_size=opts.image_size
     )
     _check_classes(train)
     image_size = spec.image_size
