@@ -151,6 +151,17 @@ def _prob_maps(prob_map_or_dict, feature):
     return [(f, maps[f]) for f in names]
 
 
+def _palette(colors):
+    """`FEATURE_COLORS` with the colours of ``colors`` (a dict of feature -> colour) in their place."""
+    palette = dict(FEATURE_COLORS)
+    if colors is not None:
+        if not isinstance(colors, dict):
+            msg = f"colors must be a dict of feature -> colour, got {type(colors).__name__}"
+            raise TypeError(msg)
+        palette.update({feature_name(k): v for k, v in colors.items()})
+    return palette
+
+
 def _single_colour_cmap(color, name):
 
     r, g, b = to_rgb(color)
@@ -243,12 +254,7 @@ def plot_overlay(
     if not 0 <= alpha <= 1:
         msg = f"alpha must be in [0, 1], got {alpha!r}"
         raise ValueError(msg)
-    palette = dict(FEATURE_COLORS)
-    if colors is not None:
-        if not isinstance(colors, dict):
-            msg = f"colors must be a dict of feature -> colour, got {type(colors).__name__}"
-            raise TypeError(msg)
-        palette.update({feature_name(k): v for k, v in colors.items()})
+    palette = _palette(colors)
     drawn = _prob_maps(prob_map_or_dict, feature)
 
     if ax is None:
@@ -342,8 +348,7 @@ def plot_detections(smap, table, *, ax=None, colors=None, markers=True, labels=T
     if missing:
         msg = f"table must be a detections table (columns {sorted(needed)}); it lacks {missing}"
         raise ValueError(msg)
-    palette = dict(FEATURE_COLORS)
-    palette.update({feature_name(k): v for k, v in (colors or {}).items()})
+    palette = _palette(colors)
     if ax is None:
         ax = plt.subplot(projection=smap)
         smap.plot(axes=ax)

@@ -404,12 +404,12 @@ def load_model(weights=None, *, device=None):
             raise SlicWeightsError(msg)
         weights = path
     if isinstance(weights, bytes | bytearray):
-        tensors, meta = _parse(bytes(weights), "weights bytes")
+        source = "weights bytes"
+        tensors, meta = _parse(bytes(weights), source)
     else:
+        source = str(weights)
         tensors, meta = read_weights(weights)
-    model = build_model(
-        tensors, meta, str(weights) if not isinstance(weights, bytes | bytearray) else "bytes"
-    )
+    model = build_model(tensors, meta, source)
     model.slic_meta = meta
     return model.to(resolve_device(device)).eval()
 
