@@ -97,6 +97,17 @@ def synthetic_frames(n_per_class, seed, shape, spec, p_effects, progress, featur
     return _preprocess_batches(images, spec), np.array(labels), np.array(scales)
 
 
+def classic_frames(n_per_class, seed, shape, spec):
+    """Whole frames of the classic scenes (the data of the v1 weights, ``scene="classic"``)."""
+    images, labels = [], []
+    for fid, feature in enumerate(FEATURES):
+        for i in range(n_per_class):
+            image, _ = make_image(feature, seed=seed + 10_000 * fid + i, shape=shape, scene="classic")
+            images.append(image)
+            labels.append(fid)
+    return _preprocess_batches(images, spec), np.array(labels)
+
+
 def disk_tiles(n_scenes, seed, spec, tile, shapes):
     """Balanced tiles of synthetic full-disk scenes, labelled from their masks."""
     xs, ys = [], []
@@ -167,6 +178,9 @@ def main(argv=None):
         default=["coronagraph", "photograph_like"],
         help="outlier families never trained on (they measure the OOD score)",
     )
+    p.add_argument("--n-classic", type=int, default=0, help="classic-scene frames per feature (v1's data)")
+    p.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tuning)")
+    p.add_argument("--warmup", type=int, default=1, help="warm-up epochs")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--lr", type=float, default=0.02)
     p.add_argument("--batch-size", type=int, default=32)
@@ -214,6 +228,10 @@ def main(argv=None):
             max(2, args.n_scenes // 6), EVALUATION_SEED + 500_000, spec, tile=128, shapes=[(1024, 1024)]
         )
         np.savez(cache, **data)
+    if args.n_classic and "x_classic" not in data:
+        # Added to a cached run: v1's classic scenes, so that whole frames stay as good as v1's.
+        data["x_classic"], data["y_classic"] = classic_frames(args.n_classic, args.seed + 800_000, shape, spec)
+        np.savez(cache, **data)
     print({k: v.shape for k, v in data.items()}, f"{time.perf_counter() - t0:.0f} s", flush=True)
 
     hinode_repeats = 3
@@ -228,6 +246,8 @@ def main(argv=None):
         ),
         SlicDataset(data["x_out"], np.full(len(data["x_out"]), OUTLIER), augment=True, seed=args.seed + 3),
     ]
+    if args.n_classic:
+        parts.append(SlicDataset(data["x_classic"], data["y_classic"], augment=True, seed=args.seed + 4))
     train = ConcatDataset(parts)
     train.spec = spec
     train.labels = np.concatenate([d._labels[d.indices] for d in parts])  # noqa: SLF001 -- this script's own data
@@ -242,15 +262,20 @@ def main(argv=None):
     )
 
     # 2. Train.
+    init = None
+    if args.init:
+        init = load_model(args.init)
+        init.slic_meta = None  # its flags and calibration are measured again below
     result = fit(
         train,
         val,
+        model=init,
         head="compact",
         epochs=args.epochs,
         lr=args.lr,
         batch_size=args.batch_size,
         schedule="cosine",
-        warmup=1,
+        warmup=args.warmup,
         seed=args.seed,
         device=args.device,
         checkpoint_dir=args.checkpoint_dir,

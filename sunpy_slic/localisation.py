@@ -97,6 +97,8 @@ def _coarse_coordinates(prob_map, smap):
 
 def _reach(prob_map):
     """How far beyond its centre a coarse pixel's tile reaches, in coarse pixels (at least 0.5)."""
+    if prob_map.meta.get("slicmeth") == "blend":  # the output grid itself covers the image
+        return 0.5
     tile, stride = prob_map.meta.get("slictile"), prob_map.meta.get("slicstrd")
     if isinstance(tile, numbers.Real) and isinstance(stride, numbers.Real) and stride > 0:
         return max(0.5, (tile - 1) / (2 * stride))
@@ -251,7 +253,7 @@ def evaluate_localisation(
     features=None,
     limb_band=_LIMB_BAND,
     tolerance=None,
-    min_pixels=1,
+    min_pixels=None,
 ):
     """
     Score probability maps against masks of the true features.
@@ -299,10 +301,11 @@ def evaluate_localisation(
     limb_band : float
         Height of the prominence band above the limb, in solar radii.
     tolerance : float, optional
-        In source pixels; default the side of one probability-map pixel in source pixels (the
-        stride), from the two maps' plate scales.
-    min_pixels : int
-        Smallest detection, in probability-map pixels (`~sunpy_slic.overlay.detections`).
+        In source pixels; default the tiles' step (``SLICSTRD``), or for maps without it the side of
+        one probability-map pixel in source pixels, from the two maps' plate scales.
+    min_pixels : int, optional
+        Smallest detection, in probability-map pixels; default that of
+        `~sunpy_slic.overlay.detections` (one tile step's area).
 
     Returns
     -------
@@ -345,7 +348,8 @@ def evaluate_localisation(
     limb_band = check_positive_float(limb_band, "limb_band")
     if tolerance is not None:
         tolerance = check_positive_float(tolerance, "tolerance", allow_zero=True)
-    min_pixels = check_int(min_pixels, "min_pixels", minimum=1, what="a positive integer")
+    if min_pixels is not None:
+        min_pixels = check_int(min_pixels, "min_pixels", minimum=1, what="a positive integer")
 
     geometry = disk_geometry(smap)
     shape = smap.data.shape
@@ -357,7 +361,12 @@ def evaluate_localisation(
     for mask in masks.values():
         anything |= mask
     if tolerance is None:
-        tolerance = _coarse_pixel_size(prob_maps[names[0]], smap)
+        stride = prob_maps[names[0]].meta.get("slicstrd")
+        tolerance = (
+            float(stride)
+            if isinstance(stride, numbers.Real)
+            else _coarse_pixel_size(prob_maps[names[0]], smap)
+        )
     clear = _beyond(anything, tolerance)  # the background: far from every true feature
     background = {"disk": disk & clear, "band": band & clear}
 
@@ -436,6 +445,11 @@ def evaluate_localisation(
     )
     table = QTable(rows=table_rows, names=columns)
     table.meta.update(
-        {"threshold": threshold, "tolerance": tolerance, "limb_band": limb_band, "min_pixels": min_pixels}
+        {
+            "threshold": threshold,
+            "tolerance": tolerance,
+            "limb_band": limb_band,
+            "min_pixels": found.meta["min_pixels"],
+        }
     )
     return table

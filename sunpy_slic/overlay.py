@@ -28,6 +28,7 @@ from sunpy.map import GenericMap
 from tqdm.auto import tqdm
 
 from sunpy_slic._version import __version__
+from sunpy_slic.blending import blend_tiles
 from sunpy_slic.classification import predict_proba, resolve_model
 from sunpy_slic.domain import check_domain
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
@@ -40,6 +41,14 @@ from sunpy_slic.warning_filters import quiet, quiet_sunpy_log
 from sunpy_slic.weights import model_spec, tensor_sha256
 
 __all__ = ["detections", "probability_map", "reproject_to", "saliency_map"]
+
+_METHODS = ("blend", "tiles")
+_METHOD_COMMENTS = {
+    "blend": "sunpy-slic method: tiles blended with a Gaussian",
+    "tiles": "sunpy-slic method: tiled classification",
+}
+#: The blended maps have about this many pixels along the smaller image side by default.
+_BLEND_PIXELS = 128
 
 #: Metadata keywords that describe the data values of the source and are wrong for derived maps.
 _DATA_STAT_KEYS = (
@@ -94,7 +103,7 @@ def _to_pixels(value, name, smap):
     return int(value)
 
 
-def _tile_geometry(smap, tile, stride):
+def _tile_geometry(smap, tile, stride, method="tiles"):
     """Return (tile, stride, y0, x0, n_rows, n_cols) of the tile grid, checking the arguments."""
     ny, nx = smap.data.shape
     tile = max(32, min(ny, nx) // 8) if tile is None else _to_pixels(tile, "tile", smap)
@@ -107,7 +116,10 @@ def _tile_geometry(smap, tile, stride):
             "give a smaller tile or a larger map"
         )
         raise ValueError(msg)
-    stride = tile // 2 if stride is None else _to_pixels(stride, "stride", smap)
+    if stride is None:
+        stride = max(1, tile // 4) if method == "blend" else max(1, tile // 2)
+    else:
+        stride = _to_pixels(stride, "stride", smap)
     if not 1 <= stride <= tile:
         msg = f"stride must be between 1 and the tile size ({tile}) pixels, got {stride}"
         raise ValueError(msg)
@@ -117,6 +129,49 @@ def _tile_geometry(smap, tile, stride):
     y0 = ((ny - tile) % stride) // 2
     x0 = ((nx - tile) % stride) // 2
     return tile, stride, y0, x0, n_rows, n_cols
+
+
+def _output_step(smap, step, stride):
+    """Side of an output pixel of the blended maps, in source pixels (checked)."""
+    ny, nx = smap.data.shape
+    if step is None:
+        return max(1, min(min(ny, nx) // _BLEND_PIXELS, stride))
+    step = _to_pixels(step, "step", smap)
+    if not 1 <= step <= min(ny, nx):
+        msg = f"step must be between 1 and the smaller image side ({min(ny, nx)}) pixels, got {step}"
+        raise ValueError(msg)
+    return step
+
+
+def _blend(smap, probs, tile, stride, y0, x0, step, max_radius):
+    """
+    Blend the tile grid ``probs`` (5, n_rows, n_cols) onto output pixels of ``step`` source pixels.
+
+    Returns the blended maps, their meta and the window's sigma. On helioprojective maps, the disk
+    features are NaN beyond the limb, prominence more than half a tile inside it, and all of them
+    beyond ``max_radius``.
+    """
+    ny, nx = smap.data.shape
+    n_out_rows, n_out_cols = ny // step, nx // step
+    oy0, ox0 = (ny % step) // 2, (nx % step) // 2
+    out_rows = oy0 + step * np.arange(n_out_rows) + (step - 1) / 2
+    out_cols = ox0 + step * np.arange(n_out_cols) + (step - 1) / 2
+    tile_rows = y0 + stride * np.arange(probs.shape[1]) + (tile - 1) / 2
+    tile_cols = x0 + stride * np.arange(probs.shape[2]) + (tile - 1) / 2
+    sigma = tile / 4
+    blended, _ = blend_tiles(probs, tile_rows, tile_cols, out_rows, out_cols, tile, sigma)
+    geometry = _rho_rsun(smap, out_rows, out_cols)
+    if geometry is not None:
+        rho, pixel = geometry
+        for k, name in enumerate(FEATURES):
+            if name == "prominence":
+                blended[k][rho < 1 - tile / 2 * pixel] = np.nan
+            else:
+                blended[k][rho > 1] = np.nan
+            if max_radius is not None:
+                blended[k][rho > max_radius] = np.nan
+    meta = _grid_meta(smap, step, step, oy0, ox0, n_out_rows, n_out_cols)
+    return blended, meta, float(sigma)
 
 
 def _domain_verdict(smap, model):
@@ -281,32 +336,42 @@ def _grid_meta(smap, tile, stride, y0, x0, n_rows, n_cols):
     return meta
 
 
-def _tile_mask(smap, tile, stride, y0, x0, n_rows, n_cols, max_radius):
-    """Boolean (n_rows, n_cols): True for tiles worth classifying (not wholly beyond max_radius)."""
-    keep = np.ones((n_rows, n_cols), dtype=bool)
-    if max_radius is None:
-        return keep
-
+def _rho_rsun(smap, rows, cols):
+    """
+    Distance from the disk centre, in solar radii, of source pixel positions ``rows`` x ``cols``
+    (a grid); also the pixel scale in solar radii. None where the map has no solar geometry.
+    """
     with warnings.catch_warnings():
-        # A map without an observer has no solar radius to compare with: keep every tile.
+        # A map without an observer has no solar radius to compare with.
         warnings.simplefilter("ignore")
         try:
             if not isinstance(smap.coordinate_frame, Helioprojective):
-                return keep
+                return None
             rsun = smap.rsun_obs.to_value(u.rad)
-            cols = x0 + stride * np.arange(n_cols) + (tile - 1) / 2
-            rows = y0 + stride * np.arange(n_rows) + (tile - 1) / 2
             xx, yy = np.meshgrid(cols, rows)
             coords = smap.wcs.pixel_to_world(xx, yy)
             tx = coords.Tx.to_value(u.rad)
             ty = coords.Ty.to_value(u.rad)
         except Exception:
-            return keep
+            return None
     rho = np.arccos(np.clip(np.cos(tx) * np.cos(ty), -1, 1))
     scale = max(abs(smap.scale.axis1.to_value(u.rad / u.pix)), abs(smap.scale.axis2.to_value(u.rad / u.pix)))
-    nearest = rho - tile / math.sqrt(2) * scale
-    # NaN coordinates (off the projection) are off the Sun too
-    return keep & np.isfinite(rho) & (nearest <= max_radius * rsun)
+    # NaN coordinates (off the projection) are off the Sun
+    return np.where(np.isfinite(rho), rho / rsun, np.inf), scale / rsun
+
+
+def _tile_mask(smap, tile, stride, y0, x0, n_rows, n_cols, max_radius):
+    """Boolean (n_rows, n_cols): True for tiles worth classifying (not wholly beyond max_radius)."""
+    keep = np.ones((n_rows, n_cols), dtype=bool)
+    if max_radius is None:
+        return keep
+    cols = x0 + stride * np.arange(n_cols) + (tile - 1) / 2
+    rows = y0 + stride * np.arange(n_rows) + (tile - 1) / 2
+    geometry = _rho_rsun(smap, rows, cols)
+    if geometry is None:
+        return keep
+    rho, scale = geometry
+    return keep & (rho - tile / math.sqrt(2) * scale <= max_radius)
 
 
 def _batches(candidates, batch_size):
@@ -380,6 +445,8 @@ def probability_map(
     model=None,
     tile=None,
     stride=None,
+    method="blend",
+    step=None,
     batch_size=64,
     device=None,
     max_radius=1.1,
@@ -391,18 +458,31 @@ def probability_map(
     Classify overlapping tiles of a map and return one probability map per feature.
 
     The map is cut into square tiles of ``tile`` pixels every ``stride`` pixels (the grid of tiles
-    is centred on the image). Each tile is classified with the model's own preprocessing, and its
-    probabilities become one pixel of the output maps: output pixel ``(i, j)`` is the tile whose
-    centre is at source pixel ``(y0 + i * stride + (tile - 1) / 2, x0 + j * stride + (tile - 1) / 2)``
-    (``y0``, ``x0`` are stored as ``SLICY0``, ``SLICX0``). The output WCS is the source's with the
-    pixel scale multiplied by ``stride`` and the reference pixel moved accordingly, so every output
-    pixel sits at the world coordinate of its tile centre; rotation, observer and date are kept.
+    is centred on the image), and each tile is classified with the model's own preprocessing, as a
+    whole frame would be.
 
-    Tiles that cannot be classified are NaN rather than a guess: tiles with fewer finite pixels than
-    the model's preprocessing needs (``min_finite_fraction``, half by default), constant tiles, and,
-    on helioprojective maps, tiles lying entirely farther than ``max_radius`` solar radii from the
-    disk centre. Tiles crossing the limb, and those just above it where prominences are seen, are
-    classified.
+    ``method="blend"`` (the default) spreads each tile's probabilities over the pixels it covers with
+    a Gaussian window (sigma a quarter of the tile, cut at the tile's edges) and gives every output
+    pixel the weighted mean of the tiles covering it (`~sunpy_slic.blending.blend_tiles`): smooth
+    maps on a grid of ``step``-pixel output pixels that covers the whole image (128 output pixels
+    along the smaller side by default), well aligned with the source. On helioprojective maps the
+    disk features (filament, flare ribbon, sunspot, quiet Sun) are NaN beyond the limb, where they
+    cannot be, and prominence is NaN more than half a tile inside it: it lives at and above the limb
+    (a prominence seen on the disk is a filament).
+
+    ``method="tiles"`` gives one output pixel per tile, the tile's own probabilities: output pixel
+    ``(i, j)`` is the tile whose centre is at source pixel ``(y0 + i * stride + (tile - 1) / 2,
+    x0 + j * stride + (tile - 1) / 2)`` (``y0``, ``x0`` are stored as ``SLICY0``, ``SLICX0``).
+
+    Either way the output WCS is the source's with the pixel scale multiplied by the output pixel's
+    size and the reference pixel moved accordingly, so every output pixel sits at the world
+    coordinate of its centre; rotation, observer and date are kept.
+
+    Tiles that cannot be classified count for nothing (NaN rather than a guess): tiles with fewer
+    finite pixels than the model's preprocessing needs (``min_finite_fraction``, half by default),
+    constant tiles, and, on helioprojective maps, tiles lying entirely farther than ``max_radius``
+    solar radii from the disk centre. Tiles crossing the limb, and those just above it where
+    prominences are seen, are classified.
 
     Parameters
     ----------
@@ -414,7 +494,13 @@ def probability_map(
         Tile side, in pixels or as an angle (converted with the map's plate scale). Default: 1/8 of
         the smaller image side, at least 32 pixels.
     stride : int or `~astropy.units.Quantity`, optional
-        Step between tiles, between 1 pixel and ``tile``. Default: ``tile // 2``.
+        Step between tiles, between 1 pixel and ``tile``. Default: ``tile // 4`` for ``"blend"``,
+        ``tile // 2`` for ``"tiles"``.
+    method : {"blend", "tiles"}
+        Blended maps on a fine grid, or one pixel per tile (see above).
+    step : int or `~astropy.units.Quantity`, optional
+        ``"blend"`` only: the side of an output pixel, in source pixels or as an angle. Default: the
+        smaller image side / 128, at most ``stride``.
     batch_size : int
         Tiles per forward pass; tiles are cut lazily, one batch at a time, so memory stays bounded
         for large maps.
@@ -433,20 +519,24 @@ def probability_map(
     Returns
     -------
     dict of str to `~sunpy.map.GenericMap`
-        One float32 map per feature of `~sunpy_slic.FEATURES`, in [0, 1] (NaN where not classified);
-        the five sum to 1 wherever they are finite. The metadata are the source's, with the WCS
-        keywords (``CRPIXi``, ``CDELTi`` or ``CDi_j``, ``NAXISi``) updated, ``BUNIT`` ``''``, no
+        One float32 map per feature of `~sunpy_slic.FEATURES`, in [0, 1] (NaN where not classified,
+        and for ``"blend"`` where the feature cannot be, see above); with ``"tiles"`` the five sum
+        to 1 wherever they are finite. The metadata are the source's, with the WCS keywords
+        (``CRPIXi``, ``CDELTi``, ``PCi_j``, ``NAXISi``) updated, ``BUNIT`` ``''``, no
         ``DATAMIN``/``DATAMAX``-like statistics, and the keywords ``SLICFEAT`` (feature),
-        ``SLICMETH`` (``'tiles'``), ``SLICTILE``, ``SLICSTRD``, ``SLICX0``, ``SLICY0`` (pixels),
-        ``SLICMRAD``, ``SLICWGT`` (weights SHA-256, first 16 hex digits), ``SLICVER`` and a
-        ``HISTORY`` line; ``SLIC*`` keywords of the source are replaced.
+        ``SLICMETH`` (``'blend'`` or ``'tiles'``), ``SLICTILE``, ``SLICSTRD``, ``SLICX0``,
+        ``SLICY0`` (the tile grid, pixels), ``SLICSTEP`` and ``SLICSIGM`` (``"blend"``: output
+        pixel side and window sigma, pixels), ``SLICMRAD``, ``SLICWGT`` (weights SHA-256, first 16
+        hex digits), ``SLICVER`` and a ``HISTORY`` line; ``SLIC*`` keywords of the source are
+        replaced.
 
     Raises
     ------
     TypeError
         If ``smap`` is not a Map.
     ValueError
-        For a bad ``tile``, ``stride`` or ``batch_size``, or a map smaller than one tile.
+        For a bad ``tile``, ``stride``, ``method``, ``step`` or ``batch_size``, or a map smaller
+        than one tile.
     sunpy_slic.exceptions.SlicDataError
         If no tile at all can be classified (an all-NaN, all-zero or constant map).
 
@@ -464,7 +554,8 @@ def probability_map(
     >>> from sunpy_slic.model import SlicNet
     >>> from sunpy_slic.overlay import probability_map
     >>> smap = tiny_map(np.random.default_rng(0).random((96, 128)))
-    >>> probs = probability_map(smap, model=SlicNet(image_size=32).eval(), tile=32, progress=False)
+    >>> net = SlicNet(image_size=32).eval()
+    >>> probs = probability_map(smap, model=net, tile=32, method="tiles", progress=False)
     >>> probs["sunspot"].data.shape, probs["sunspot"].meta["slicstrd"]
     ((5, 7), 16)
     >>> bool(np.allclose(sum(m.data for m in probs.values()), 1))
@@ -477,12 +568,19 @@ def probability_map(
     if max_radius is not None and not (isinstance(max_radius, numbers.Real) and max_radius > 0):
         msg = f"max_radius must be a positive number of solar radii or None, got {max_radius!r}"
         raise ValueError(msg)
-    tile, stride, y0, x0, n_rows, n_cols = _tile_geometry(smap, tile, stride)
+    if method not in _METHODS:
+        msg = f"method must be one of {_METHODS}, got {method!r}"
+        raise ValueError(msg)
+    tile, stride, y0, x0, n_rows, n_cols = _tile_geometry(smap, tile, stride, method=method)
+    if method == "blend":
+        step = _output_step(smap, step, stride)
+    elif step is not None:
+        msg = 'step sets the output grid of method="blend"; method="tiles" gives one pixel per tile'
+        raise ValueError(msg)
     model = resolve_model(model, device)
     spec = model_spec(model)
 
     with quiet_sunpy_log():  # sunpy's notes on assumed metadata (solar radius, ...), once per call
-        grid_meta = _grid_meta(smap, tile, stride, y0, x0, n_rows, n_cols)
         keep = _tile_mask(smap, tile, stride, y0, x0, n_rows, n_cols, max_radius)
     candidates = np.argwhere(keep)
     probs = np.full((len(FEATURES), n_rows, n_cols), np.nan, dtype=np.float32)
@@ -512,16 +610,28 @@ def probability_map(
             stacklevel=2,
         )
 
+    with quiet_sunpy_log():
+        if method == "blend":
+            probs, grid_meta, sigma = _blend(smap, probs, tile, stride, y0, x0, step, max_radius)
+        else:
+            grid_meta = _grid_meta(smap, tile, stride, y0, x0, n_rows, n_cols)
     weights = _weights_id(model)
     version = __version__
     verdict_keywords, verdict_history = _domain_verdict(smap, model)
+    method_keywords = {}
+    if method == "blend":
+        method_keywords = {
+            "SLICSTEP": (step, "[pix] output pixel side in source pixels"),
+            "SLICSIGM": (sigma, "[pix] Gaussian blending window sigma"),
+        }
     out = {}
     for k, name in enumerate(FEATURES):
         keywords = {
             "SLICFEAT": (name, "sunpy-slic feature of this probability map"),
-            "SLICMETH": ("tiles", "sunpy-slic method: tiled classification"),
+            "SLICMETH": (method, _METHOD_COMMENTS[method]),
             "SLICTILE": (tile, "[pix] tile side in source pixels"),
             "SLICSTRD": (stride, "[pix] tile step in source pixels"),
+            **method_keywords,
             "SLICX0": (x0, "[pix] first tile's column in the source (0-based)"),
             "SLICY0": (y0, "[pix] first tile's row in the source (0-based)"),
             "SLICMRAD": (
@@ -536,6 +646,8 @@ def probability_map(
             f"sunpy-slic {version}: P({DISPLAY_NAMES[name]}) of {tile}x{tile} pixel tiles every "
             f"{stride} pixels, weights {weights}"
         )
+        if method == "blend":
+            history += f"; blended with a Gaussian window (sigma {sigma:g} pixels) on a {step}-pixel grid"
         if verdict_history:
             history += f"\n{verdict_history}"
         meta = _derived_meta(grid_meta, keywords, history, f"sunpy-slic P({DISPLAY_NAMES[name]})")
@@ -704,7 +816,7 @@ def _empty_center(smap):
     return SkyCoord(lon, lat, frame=smap.coordinate_frame)
 
 
-def detections(prob_maps, *, threshold=0.5, min_pixels=1, features=None):
+def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None):
     """
     Find connected regions where a feature is probable.
 
@@ -717,8 +829,10 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=1, features=None):
         Output of `probability_map`.
     threshold : float
         Probability in (0, 1] a pixel must reach.
-    min_pixels : int
-        Smallest region kept, in pixels of the probability map.
+    min_pixels : int, optional
+        Smallest region kept, in pixels of the probability map. Default: the area of one tile step
+        (``(SLICSTRD / SLICSTEP)**2`` pixels of a blended map, rounded; 1 for other maps), since
+        the maps cannot place anything more finely than the tiles' step.
     features : str or list of str, optional
         Features to search. Default: all but ``quiet_sun``, which is the background rather than an
         object to find.
@@ -767,6 +881,8 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=1, features=None):
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold <= 1:
         msg = f"threshold must be a probability in (0, 1], got {threshold!r}"
         raise ValueError(msg)
+    if min_pixels is None:
+        min_pixels = _default_min_pixels(next(iter(maps.values())).meta)
     if isinstance(min_pixels, bool) or not isinstance(min_pixels, numbers.Integral) or min_pixels < 1:
         msg = f"min_pixels must be a positive integer, got {min_pixels!r}"
         raise ValueError(msg)
@@ -854,6 +970,18 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=1, features=None):
                 stacklevel=2,
             )
     return table
+
+
+def _default_min_pixels(meta):
+    """One tile step's area in pixels of a blended map; 1 for other maps."""
+    stride, step = meta.get("slicstrd"), meta.get("slicstep")
+    if (
+        meta.get("slicmeth") == "blend"
+        and isinstance(stride, numbers.Real)
+        and isinstance(step, numbers.Real)
+    ):
+        return max(1, round((stride / step) ** 2))
+    return 1
 
 
 def _region_contour(smap, region):

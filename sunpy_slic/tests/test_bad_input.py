@@ -454,7 +454,9 @@ def test_probability_map(case, expected, inputs, model):
     radius = 1.1 if case in MAP_CASES else None
     result = _run(
         expected,
-        lambda: probability_map(smap, model=model, tile=32, stride=32, max_radius=radius, progress=False),
+        lambda: probability_map(
+            smap, method="tiles", model=model, tile=32, stride=32, max_radius=radius, progress=False
+        ),
     )
     if isinstance(expected, Ok):
         assert set(result) == set(FEATURES)

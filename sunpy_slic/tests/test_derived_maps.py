@@ -48,7 +48,9 @@ def _probability_maps(smap, model):
     tile = max(32, min(smap.data.shape) // 4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # low contrast, no observer, ...: not what is tested here
-        return probability_map(smap, model=model, tile=tile, stride=tile, max_radius=None, progress=False)
+        return probability_map(
+            smap, method="tiles", model=model, tile=tile, stride=tile, max_radius=None, progress=False
+        )
 
 
 @pytest.mark.parametrize("name", HEADERS)
@@ -93,6 +95,27 @@ def test_gong_halpha_probability_maps_cover_the_disk(untrained):
     # 4 tiles a side, stride = tile: the tile centres span 3/4 of the source
     ratio = (span / abs(source.Tx[1] - source.Tx[0])).to_value(u.one)
     assert ratio == pytest.approx(0.75, rel=0.05)
+
+
+def test_gong_halpha_blended_maps_cover_the_disk(untrained):
+    """The default, blended maps of a GONG map span the whole source at its true plate scale."""
+    smap = _source_map("gong_halpha.header")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        probs = probability_map(smap, model=untrained, tile=256, max_radius=None, progress=False)
+    out = probs["quiet_sun"]
+    assert type(out) is GenericMap
+    step = out.meta["slicstep"]
+    assert out.data.shape == tuple(n // step for n in smap.data.shape)
+    np.testing.assert_allclose(
+        out.scale.axis1.to_value(u.arcsec / u.pix), step * smap.scale.axis1.to_value(u.arcsec / u.pix)
+    )
+    # the output pixel (i, j) sits at the centre of its step x step block of source pixels
+    here = out.wcs.pixel_to_world(10, 20)
+    there = smap.wcs.pixel_to_world(10 * step + (step - 1) / 2, 20 * step + (step - 1) / 2)
+    assert u.allclose(u.Quantity([here.Tx, here.Ty]), u.Quantity([there.Tx, there.Ty]), atol=1e-3 * u.arcsec)
+    corners = out.wcs.pixel_to_world([0, out.data.shape[1] - 1], [0, out.data.shape[0] - 1])
+    assert abs(corners.Tx[1] - corners.Tx[0]) > 1800 * u.arcsec
 
 
 def test_overlays_carry_the_out_of_domain_verdict():

@@ -128,11 +128,15 @@ def test_bf16_keeps_the_bundled_model_predictions_on_real_frames():
 def test_probability_map_takes_the_same_switches(hpc_map, model):
     from sunpy_slic.overlay import probability_map
 
-    plain = probability_map(hpc_map, model=model, tile=32, stride=16, amp=False, progress=False)
-    compiled = probability_map(
-        hpc_map, model=model, tile=32, stride=16, amp=False, compile="eager", progress=False
+    plain = probability_map(
+        hpc_map, method="tiles", model=model, tile=32, stride=16, amp=False, progress=False
     )
-    low = probability_map(hpc_map, model=model, tile=32, stride=16, amp="bf16", progress=False)
+    compiled = probability_map(
+        hpc_map, method="tiles", model=model, tile=32, stride=16, amp=False, compile="eager", progress=False
+    )
+    low = probability_map(
+        hpc_map, method="tiles", model=model, tile=32, stride=16, amp="bf16", progress=False
+    )
     for name, smap in plain.items():
         np.testing.assert_allclose(compiled[name].data, smap.data, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(low[name].data, smap.data, atol=0.05)

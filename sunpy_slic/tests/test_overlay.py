@@ -169,7 +169,75 @@ def spot_scene():
 
 @pytest.fixture(scope="module")
 def spot_probs(spot_scene, spot_model):
+    return probability_map(spot_scene[0], model=spot_model, tile=TILE, method="tiles", progress=False)
+
+
+@pytest.fixture(scope="module")
+def spot_blend(spot_scene, spot_model):
     return probability_map(spot_scene[0], model=spot_model, tile=TILE, progress=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# probability_map, method="blend" (the default): smooth maps on a fine grid
+# ----------------------------------------------------------------------------------------------
+def test_blended_map_grid_and_keywords(spot_scene, spot_blend):
+    smap, _ = spot_scene
+    pmap = spot_blend["sunspot"]
+    meta = pmap.meta
+    assert meta["slicmeth"] == "blend"
+    assert (meta["slictile"], meta["slicstrd"], meta["slicstep"]) == (TILE, TILE // 4, 2)
+    assert meta["slicsigm"] == pytest.approx(TILE / 4)
+    # 256 source pixels / 2 = 128 output pixels a side, each at the centre of its 2x2 source block
+    assert pmap.data.shape == (128, 128)
+    np.testing.assert_allclose(pmap.scale.axis1 / smap.scale.axis1, 2)
+    for i, j in ((0, 0), (37, 90), (127, 127)):
+        here = pmap.wcs.pixel_to_world(j, i)
+        there = smap.wcs.pixel_to_world(2 * j + 0.5, 2 * i + 0.5)
+        assert here.separation(there) < 1e-6 * u.arcsec
+
+
+def test_blended_map_finds_the_sunspot(spot_scene, spot_blend):
+    smap, truth = spot_scene
+    pmap = spot_blend["sunspot"]
+    i, j = np.unravel_index(np.nanargmax(pmap.data), pmap.data.shape)
+    one_tile = TILE * smap.scale.axis1 * u.pix
+    assert pmap.wcs.pixel_to_world(j, i).separation(truth["coord"][0]) < one_tile / 2
+    assert pmap.data[i, j] > 0.5
+    # pixels farther than a tile from the spot see much less of a sunspot
+    yy, xx = np.indices(pmap.data.shape) * 2 + 0.5
+    far = np.hypot(xx - truth["col"][0], yy - truth["row"][0]) > TILE + truth["size"][0]
+    assert np.nanmedian(pmap.data[far]) < 0.25
+    # smooth: neighbouring output pixels differ little (one tile's step moves a blend gently)
+    assert np.nanmax(np.abs(np.diff(pmap.data, axis=1))) < 0.25
+
+
+def test_blended_map_limb(spot_scene, spot_blend):
+    """Disk features are NaN beyond the limb; prominence is NaN deep inside the disk."""
+    smap, _ = spot_scene
+    from sunpy.map import all_coordinates_from_map
+
+    coords = all_coordinates_from_map(spot_blend["sunspot"])
+    rho = np.hypot(coords.Tx, coords.Ty) / smap.rsun_obs
+    rho = rho.to_value(u.one)
+    for name in ("sunspot", "filament", "flare_ribbon", "quiet_sun"):
+        data = spot_blend[name].data
+        assert np.isnan(data[rho > 1.01]).all()
+        assert np.isfinite(data[rho < 0.95]).all()
+    prom = spot_blend["prominence"].data
+    assert np.isnan(prom[rho < 0.5]).all()
+    assert np.isfinite(prom[(rho > 1.0) & (rho < 1.05)]).all()
+    assert np.isnan(prom[rho > 1.2]).all()  # beyond max_radius=1.1 and its tiles
+
+
+def test_blended_detections_find_the_sunspot(spot_scene, spot_blend):
+    smap, truth = spot_scene
+    table = detections(spot_blend, threshold=0.5)
+    spots = table[table["feature"] == "sunspot"]
+    assert len(spots) == 1
+    one_tile = TILE * smap.scale.axis1 * u.pix
+    assert spots["center"][0].separation(truth["coord"][0]) < one_tile / 2
+    pixel_area = (2 * smap.scale.axis1 * u.pix) ** 2
+    assert u.allclose(spots["area"][0], spots["n_pixels"][0] * pixel_area)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -248,7 +316,7 @@ def test_reproject_to_the_source(spot_scene, spot_probs):
 # probability_map: geometry and metadata
 # ----------------------------------------------------------------------------------------------
 def test_probability_map_shape_meta_and_sum(noise_map, untrained):
-    probs = probability_map(noise_map, model=untrained, tile=32, progress=False)
+    probs = probability_map(noise_map, method="tiles", model=untrained, tile=32, progress=False)
     assert list(probs) == list(FEATURES)
     # (100 - 32) // 16 + 1 = 5 rows, (130 - 32) // 16 + 1 = 7 columns; 2 spare columns split 1 + 1
     for name, m in probs.items():
@@ -286,7 +354,9 @@ def test_probability_map_shape_meta_and_sum(noise_map, untrained):
 @pytest.mark.parametrize(("tile", "stride"), [(32, 16), (25, 10)])
 def test_probability_map_wcs_matches_tile_centres(rotation, tile, stride, untrained):
     smap = _map(np.random.default_rng(2).normal(1000, 30, (90, 111)), scale=0.6, rotation=rotation * u.deg)
-    pmap = probability_map(smap, model=untrained, tile=tile, stride=stride, progress=False)["sunspot"]
+    pmap = probability_map(smap, method="tiles", model=untrained, tile=tile, stride=stride, progress=False)[
+        "sunspot"
+    ]
     ny, nx = pmap.data.shape
     assert (ny, nx) == ((90 - tile) // stride + 1, (111 - tile) // stride + 1)
     jj, ii = np.meshgrid(np.arange(nx), np.arange(ny))
@@ -313,7 +383,9 @@ def test_probability_map_cd_matrix_header(untrained):
             meta[f"cd{i}_{j}"] = meta.pop(f"pc{i}_{j}") * meta[f"cdelt{i}"]
     del meta["cdelt1"], meta["cdelt2"]
     cd_map = sunpy.map.Map(smap.data, meta)
-    pmap = probability_map(cd_map, model=untrained, tile=32, stride=8, progress=False)["sunspot"]
+    pmap = probability_map(cd_map, method="tiles", model=untrained, tile=32, stride=8, progress=False)[
+        "sunspot"
+    ]
     xc, yc = _tile_centres(pmap)
     jj, ii = np.meshgrid(np.arange(pmap.data.shape[1]), np.arange(pmap.data.shape[0]))
     sep = pmap.wcs.pixel_to_world(jj, ii).separation(cd_map.wcs.pixel_to_world(xc, yc))
@@ -322,10 +394,10 @@ def test_probability_map_cd_matrix_header(untrained):
 
 def test_probability_map_tile_as_angle(noise_map, untrained):
     probs = probability_map(
-        noise_map, model=untrained, tile=64 * u.arcsec, stride=0.5 * u.arcmin, progress=False
+        noise_map, method="tiles", model=untrained, tile=64 * u.arcsec, stride=0.5 * u.arcmin, progress=False
     )
     assert (probs["filament"].meta["slictile"], probs["filament"].meta["slicstrd"]) == (32, 15)
-    probs = probability_map(noise_map, model=untrained, tile=50 * u.pix, progress=False)
+    probs = probability_map(noise_map, method="tiles", model=untrained, tile=50 * u.pix, progress=False)
     assert probs["filament"].meta["slicstrd"] == 25
 
 
@@ -333,7 +405,7 @@ def test_probability_map_nan_and_constant_tiles(untrained):
     data = np.random.default_rng(4).normal(1000, 30, (64, 96))
     data[:, :40] = np.nan  # the left tiles are mostly NaN
     data[:, 64:] = 500.0  # the right tile is constant
-    probs = probability_map(_map(data), model=untrained, tile=32, stride=32, progress=False)
+    probs = probability_map(_map(data), method="tiles", model=untrained, tile=32, stride=32, progress=False)
     p = probs["quiet_sun"].data
     assert p.shape == (2, 3)
     assert np.all(np.isnan(p[:, 0]))  # 32 of 32 columns NaN
@@ -347,7 +419,7 @@ def test_probability_map_off_disk_tiles_are_nan(untrained):
     from sunpy_slic.data.synthetic import make_full_disk_map
 
     smap, _ = make_full_disk_map(seed=0, shape=(128, 128))
-    probs = probability_map(smap, model=untrained, tile=16, stride=16, progress=False)
+    probs = probability_map(smap, method="tiles", model=untrained, tile=16, stride=16, progress=False)
     pmap = probs["prominence"]
     assert pmap.data.shape == (8, 8)
     xc, yc = _tile_centres(pmap)
@@ -364,7 +436,9 @@ def test_probability_map_off_disk_tiles_are_nan(untrained):
     assert total[finite] == pytest.approx(1, abs=1e-5)
     assert np.all(np.isnan(total[~finite]))
     # without the radius limit, only constant or empty tiles can be NaN
-    everywhere = probability_map(smap, model=untrained, tile=16, stride=16, max_radius=None, progress=False)
+    everywhere = probability_map(
+        smap, method="tiles", model=untrained, tile=16, stride=16, max_radius=None, progress=False
+    )
     assert np.isfinite(everywhere["prominence"].data).sum() >= finite.sum()
 
 
@@ -378,10 +452,10 @@ def test_probability_map_batches_are_bounded(noise_map, untrained, monkeypatch):
         return original(data, *args, **kwargs)
 
     monkeypatch.setattr(module, "preprocess", spy)
-    small = probability_map(noise_map, model=untrained, tile=50, batch_size=5, progress=False)
+    small = probability_map(noise_map, method="tiles", model=untrained, tile=50, batch_size=5, progress=False)
     assert sizes == [5, 5, 2]  # 3 x 4 tiles
     monkeypatch.setattr(module, "preprocess", original)
-    big = probability_map(noise_map, model=untrained, tile=50, batch_size=64, progress=False)
+    big = probability_map(noise_map, method="tiles", model=untrained, tile=50, batch_size=64, progress=False)
     for name in FEATURES:
         np.testing.assert_allclose(small[name].data, big[name].data, atol=2e-3)
 
@@ -395,21 +469,21 @@ def test_probability_map_progress(noise_map, untrained, capsys):
 
 def test_probability_map_low_contrast_warns_once(untrained):
     data = 1e6 + np.random.default_rng(5).normal(0, 1, (64, 64))
-    with pytest.warns(SlicWarning, match="9 of 9 tiles have very low contrast") as record:
+    with pytest.warns(SlicWarning, match="25 of 25 tiles have very low contrast") as record:
         probability_map(_map(data), model=untrained, tile=32, progress=False)
     assert len(record) == 1
 
 
 def test_probability_map_default_tile(untrained):
     smap = _map(np.random.default_rng(6).normal(1000, 30, (300, 320)))
-    probs = probability_map(smap, model=untrained, stride=37, progress=False)
+    probs = probability_map(smap, method="tiles", model=untrained, stride=37, progress=False)
     assert probs["sunspot"].meta["slictile"] == 37  # 300 // 8
     assert probs["sunspot"].data.shape == (8, 8)
 
 
 def test_probability_map_default_model():
     smap = _map(np.random.default_rng(6).normal(1000, 30, (64, 64)))
-    probs = probability_map(smap, progress=False)  # the bundled weights
+    probs = probability_map(smap, method="tiles", progress=False)  # the bundled weights
     assert (probs["sunspot"].meta["slictile"], probs["sunspot"].meta["slicstrd"]) == (32, 16)
     assert sum(m.data for m in probs.values()) == pytest.approx(1, abs=1e-5)
 
