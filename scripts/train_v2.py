@@ -230,7 +230,9 @@ def main(argv=None):
         np.savez(cache, **data)
     if args.n_classic and "x_classic" not in data:
         # Added to a cached run: v1's classic scenes, so that whole frames stay as good as v1's.
-        data["x_classic"], data["y_classic"] = classic_frames(args.n_classic, args.seed + 800_000, shape, spec)
+        data["x_classic"], data["y_classic"] = classic_frames(
+            args.n_classic, args.seed + 800_000, shape, spec
+        )
         np.savez(cache, **data)
     print({k: v.shape for k, v in data.items()}, f"{time.perf_counter() - t0:.0f} s", flush=True)
 
