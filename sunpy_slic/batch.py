@@ -49,7 +49,7 @@ from sunpy_slic.atomic import atomic_write_bytes
 from sunpy_slic.classification import infer
 from sunpy_slic.domain import check_domain
 from sunpy_slic.exceptions import SlicWarning, SlicWeightsError
-from sunpy_slic.feature_distance import ood_configuration, score_embeddings, verdict
+from sunpy_slic.feature_distance import needs_embeddings, ood_configuration, score_batch, verdict
 from sunpy_slic.features import FEATURES
 from sunpy_slic.io import map_date, map_wavelength, read_map
 from sunpy_slic.model import SlicNet
@@ -208,9 +208,9 @@ def _finish(group, model, amp):
     good = [x for x, _ in group if x is not None]
     probs, scores = [], []
     if good:
-        probs, _, emb = infer(model, torch.cat(good), amp=amp, embed=stats is not None)
+        probs, _, emb = infer(model, torch.cat(good), amp=amp, embed=needs_embeddings(stats))
         if stats is not None:
-            scores = [float(v) for v in score_embeddings(stats, emb)]
+            scores = [float(v) for v in score_batch(stats, probs, emb)]
     probs, scores = iter(probs), iter(scores)
     rows = []
     for x, row in group:

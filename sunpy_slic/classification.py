@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from sunpy_slic.domain import check_domain, observable
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
-from sunpy_slic.feature_distance import ood_configuration, score_embeddings, verdict
+from sunpy_slic.feature_distance import needs_embeddings, ood_configuration, score_batch, verdict
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.io import map_date, map_wavelength, read_map
 from sunpy_slic.model import SlicNet
@@ -518,12 +518,12 @@ def classify(
                     amp=amp,
                     tta=tta,
                     mc_dropout=mc_dropout,
-                    embed=stats is not None,
+                    embed=needs_embeddings(stats),
                     compile=compile,
                 )
                 scores = [None] * len(chunk)
                 if stats is not None:
-                    scores = [float(v) for v in score_embeddings(stats, emb)]
+                    scores = [float(v) for v in score_batch(stats, probs, emb)]
                 for i, ((img, meta), p) in enumerate(zip(chunk, probs, strict=True)):
                     in_dist, reasons, domain_reasons = _flags(img, scores[i], stats, domain)
                     if domain_reasons:

@@ -1,12 +1,22 @@
 """
-Feature-distance out-of-distribution scores: how far an image's network features lie from the
-training set's (the second of the two signals described in `sunpy_slic.ood`).
+Out-of-distribution scores from the network (the second of the two signals described in
+`sunpy_slic.ood`): how unlike the training images an image looks to the model.
 
-The Mahalanobis distance of the image's pooled 512-d network features
-(`~sunpy_slic.model.SlicNet.embed`) to the nearest class mean of the training set, with one
-covariance shared by all classes (Lee et al. 2018), in probabilistic-PCA form. The statistics are
-fitted by `sunpy_slic.ood.fit_ood` and stored in the weights (``extra["ood"]``); this module only
-scores, so inference never imports training.
+Two kinds of score, named by ``extra["ood"]["score"]`` in the weights:
+
+* ``"mahalanobis"`` (weights without a ``score`` entry too): the Mahalanobis distance of the image's
+  pooled 512-d network features (`~sunpy_slic.model.SlicNet.embed`) to the nearest class mean of
+  the training set, with one covariance shared by all classes (Lee et al. 2018), in
+  probabilistic-PCA form. For models trained on the features alone.
+* ``"max_softmax"``: one minus the largest (calibrated) class probability. For models trained with
+  outlier exposure (Hendrycks et al. 2019; images labelled `sunpy_slic.train.OUTLIER`), which are
+  taught to spread their probability over all five features for images unlike any of them, so that
+  a low top probability marks both an unfamiliar image and a doubtful one. On the outlier families
+  of `sunpy_slic.data.outliers` it separates far better than the feature distance (see the model
+  card).
+
+The statistics and the threshold are fitted by `sunpy_slic.ood.fit_ood` and stored in the weights;
+this module only scores, so inference never imports training.
 """
 
 import base64
@@ -16,15 +26,23 @@ import torch
 
 from sunpy_slic.features import FEATURES
 from sunpy_slic.runtime import autocast_dtype, model_device
+from sunpy_slic.weights import model_temperature
 
 __all__ = [
     "DEFAULT_FALSE_REJECTION",
+    "OOD_METHODS",
     "feature_statistics",
+    "needs_embeddings",
     "ood_configuration",
     "ood_scores",
+    "score_batch",
     "score_embeddings",
+    "score_probabilities",
     "verdict",
 ]
+
+#: The kinds of out-of-distribution score (``extra["ood"]["score"]``).
+OOD_METHODS = ("mahalanobis", "max_softmax")
 
 #: The default fraction of in-distribution (validation) images the feature-distance test flags.
 DEFAULT_FALSE_REJECTION = 0.05
@@ -166,6 +184,60 @@ def score_embeddings(stats, embeddings):
     return best / means.shape[1]
 
 
+def score_probabilities(probabilities):
+    """
+    The ``"max_softmax"`` score of each image: one minus its largest class probability.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.feature_distance import score_probabilities
+    >>> score_probabilities(np.array([[0.9, 0.05, 0.05, 0, 0], [0.2, 0.2, 0.2, 0.2, 0.2]]))
+    array([0.1, 0.8])
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2:
+        msg = f"expected probabilities of shape (N, C), got {p.shape}"
+        raise ValueError(msg)
+    return 1.0 - p.max(axis=1)
+
+
+def _method(stats):
+    method = stats.get("score", "mahalanobis")
+    if method not in OOD_METHODS:
+        msg = f"unknown out-of-distribution method {method!r} in the weights; known: {OOD_METHODS}"
+        raise ValueError(msg)
+    return method
+
+
+def needs_embeddings(stats):
+    """Whether the score stored as ``stats`` (``extra["ood"]`` or None) needs the network features."""
+    return stats is not None and _method(stats) == "mahalanobis"
+
+
+def score_batch(stats, probabilities, embeddings):
+    """
+    The out-of-distribution scores of a batch under ``stats``, whichever its method.
+
+    Parameters
+    ----------
+    stats : dict
+        ``extra["ood"]`` of the weights.
+    probabilities : array-like, shape (N, C)
+        The calibrated class probabilities.
+    embeddings : array-like, shape (N, D), or None
+        The pooled network features (needed by ``"mahalanobis"`` only).
+
+    Returns
+    -------
+    `numpy.ndarray`
+        float64, shape ``(N,)``; larger: less like the training set.
+    """
+    if _method(stats) == "max_softmax":
+        return score_probabilities(probabilities)
+    return score_embeddings(stats, embeddings)
+
+
 def ood_scores(model, x, *, amp=False):
     """
     Feature-distance scores of a preprocessed batch under the statistics stored with ``model``.
@@ -194,10 +266,11 @@ def ood_scores(model, x, *, amp=False):
     model.eval()
     try:
         with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            emb = model.embed(x.to(device)).float()
+            logits, emb = model.forward_with_embedding(x.to(device))
     finally:
         model.train(was_training)
-    return score_embeddings(stats, emb)
+    probs = torch.softmax(logits.float() / model_temperature(model), dim=1)
+    return score_batch(stats, probs.cpu().numpy(), emb.float())
 
 
 def ood_configuration(model):
@@ -220,8 +293,9 @@ def verdict(domain_reasons, score, stats):
     """
     reasons = list(domain_reasons)
     if stats is not None and score is not None and score > stats["threshold"]:
+        what = "feature-distance score" if _method(stats) == "mahalanobis" else "1 - top probability"
         reasons.append(
-            f"feature-distance score {score:.3g} is above the threshold {stats['threshold']:.3g} "
+            f"{what} {score:.3g} is above the threshold {stats['threshold']:.3g} "
             f"(which flags {stats['false_rejection']:.0%} of validation images)"
         )
     return not reasons, tuple(reasons)

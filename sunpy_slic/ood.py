@@ -12,7 +12,10 @@ image, ``in_distribution`` (bool) and ``ood_score``:
    `training_domain`). A map outside it gives a `~sunpy_slic.exceptions.SlicWarning` (not an
    error: the classification is still returned). Values the map does not have are not held
    against it; bare arrays have no metadata and skip this check.
-2. **Feature distance** (`ood_scores`): the Mahalanobis distance of the image's pooled 512-d
+2. **The network's score** (`ood_scores`), of one of two kinds (``extra["ood"]["score"]``, see
+   `sunpy_slic.feature_distance`). For a model trained with outlier exposure (``fit`` on data
+   with `~sunpy_slic.train.OUTLIER` images), ``"max_softmax"``: one minus the top calibrated
+   probability. Otherwise ``"mahalanobis"``: the Mahalanobis distance of the image's pooled 512-d
    network features (`~sunpy_slic.model.SlicNet.embed`) to the nearest class mean of the training
    set, with one covariance shared by all classes (Lee et al. 2018), in probabilistic-PCA form: the
    ``n_components`` leading directions of the within-class covariance are kept exactly and the rest
@@ -27,19 +30,22 @@ An image is in distribution when neither signal flags it. Weights without either
 """
 
 import numpy as np
+import torch
 
 from sunpy_slic.data.dataset import as_dataset
 from sunpy_slic.domain import check_domain, map_domain_info, set_training_domain, training_domain
 from sunpy_slic.feature_distance import (
     DEFAULT_FALSE_REJECTION,
+    OOD_METHODS,
     feature_statistics,
     ood_scores,
     score_embeddings,
+    score_probabilities,
 )
 from sunpy_slic.model import SlicNet
 from sunpy_slic.runtime import forward_dataset
 from sunpy_slic.validation import check_fraction
-from sunpy_slic.weights import set_model_extra
+from sunpy_slic.weights import model_temperature, set_model_extra
 
 __all__ = [
     "DEFAULT_FALSE_REJECTION",
@@ -74,13 +80,14 @@ def fit_ood(
     train_groups=None,
     n_components=32,
     shrinkage=0.1,
+    method="mahalanobis",
     batch_size=64,
     device=None,
     amp=False,
     progress=False,
 ):
     """
-    Fit the feature-distance out-of-distribution test and store it with the model.
+    Fit the network's out-of-distribution test and store it with the model.
 
     Parameters
     ----------
@@ -97,7 +104,11 @@ def fit_ood(
     train_groups : sequence of str, optional
         A sub-population key per training image (e.g. the instrument); see `feature_statistics`.
     n_components, shrinkage :
-        See `feature_statistics`.
+        See `feature_statistics` (``"mahalanobis"`` only).
+    method : {"mahalanobis", "max_softmax"}
+        The score (see `sunpy_slic.feature_distance`): ``"max_softmax"`` for a model trained with
+        outlier exposure, which then needs no training-set statistics (``train_data`` is not
+        run through the model); its scores use the model's calibration temperature, so calibrate first.
     batch_size : int
     device : str or `torch.device`, optional
     amp : bool or str
@@ -107,7 +118,8 @@ def fit_ood(
     Returns
     -------
     dict
-        What is stored as ``model.slic_meta.extra["ood"]``: the statistics plus ``threshold``,
+        What is stored as ``model.slic_meta.extra["ood"]``: ``score`` (the method), the statistics
+        (``"mahalanobis"``) plus ``threshold``,
         ``false_rejection``, ``n_val`` and ``val_rejected`` (the fraction of validation images
         above the threshold).
 
@@ -129,13 +141,23 @@ def fit_ood(
         msg = f"model must be a sunpy_slic.model.SlicNet, got {type(model).__name__}"
         raise TypeError(msg)
     false_rejection = check_fraction(false_rejection, "false_rejection")
+    if method not in OOD_METHODS:
+        msg = f"method must be one of {OOD_METHODS}, got {method!r}"
+        raise ValueError(msg)
     train = _dataset(train_data, "train")
     val = _dataset(val_data, "val")
     kw = {"batch_size": batch_size, "device": device, "amp": amp, "progress": progress}
-    z, y = _embeddings(model, train, desc="Training-set features", **kw)
-    stats = feature_statistics(z, y, groups=train_groups, n_components=n_components, shrinkage=shrinkage)
-    zv, _ = _embeddings(model, val, desc="Validation features", **kw)
-    scores = score_embeddings(stats, zv)
+    if method == "max_softmax":
+        logits, _, _ = forward_dataset(model, val, desc="Validation probabilities", **kw)
+        probs = torch.softmax(logits.float() / model_temperature(model), dim=1).numpy()
+        stats = {"score": method, "method": "1 - top calibrated probability (outlier exposure)"}
+        scores = score_probabilities(probs)
+    else:
+        z, y = _embeddings(model, train, desc="Training-set features", **kw)
+        stats = feature_statistics(z, y, groups=train_groups, n_components=n_components, shrinkage=shrinkage)
+        stats["score"] = method
+        zv, _ = _embeddings(model, val, desc="Validation features", **kw)
+        scores = score_embeddings(stats, zv)
     threshold = float(np.quantile(scores, 1 - false_rejection, method="higher"))
     stats.update(
         threshold=threshold,

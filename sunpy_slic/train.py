@@ -361,9 +361,20 @@ def _record_flags(model, store, train, val, spec, **kw):
         reference = store.subset("train", augment=False)
         reference = reference if len(reference) else store.subset("all", augment=False)
     if val is not None and len(val) >= 2 and len(reference) >= 2:
+        # A model trained with outlier exposure is unsure of what is unlike its features: its top
+        # probability is the better score (the model card measures both).
+        labels = _labels_of(train) if store is None else None
+        exposed = labels is not None and bool((labels < 0).any())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # tiny sets: degenerate covariances
-            fit_ood(model, reference, val, n_components=min(32, max(1, len(reference) // 4)), **kw)
+            fit_ood(
+                model,
+                reference,
+                val,
+                n_components=min(32, max(1, len(reference) // 4)),
+                method="max_softmax" if exposed else "mahalanobis",
+                **kw,
+            )
     else:
         set_model_extra(model, spec)
 
