@@ -21,7 +21,7 @@ from astropy.coordinates import SkyCoord
 import sunpy_slic
 from sunpy_slic.data.synthetic import make_full_disk_map
 from sunpy_slic.overlay import detections, probability_map, reproject_to
-from sunpy_slic.visualization import plot_overlay
+from sunpy_slic.visualization import plot_detections, plot_overlay
 
 ###############################################################################
 # Draw the map. The table lists what was put where, as pixel positions and as helioprojective
@@ -31,13 +31,15 @@ smap, truth = make_full_disk_map(seed=2, shape=(512, 512))
 truth["feature", "row", "col", "size"].pprint_all()
 
 ###############################################################################
-# Classify overlapping tiles. Each tile here is 64 pixels (1/8 of the image, the default) and the
-# tiles overlap by half, so the result is a 15 x 15 grid of tile centres per feature. Tiles lying
-# wholly beyond 1.1 solar radii are not classified (NaN): there is nothing there to see, while
-# tiles on and just above the limb, where prominences are, are kept.
+# Classify overlapping tiles. Each tile here is 64 pixels (1/8 of the image, the default), one
+# every 16 pixels, and each tile's probabilities are spread over the pixels it covers with a
+# Gaussian window and averaged where tiles overlap (``method="blend"``, the default). The result is
+# a smooth 128 x 128 map per feature (4 x 4 source pixels per output pixel). Tiles lying wholly
+# beyond 1.1 solar radii are not classified; the disk features are NaN beyond the limb, and
+# prominence, which lives at and above the limb, is NaN deep inside the disk.
 #
 # The result is one `~sunpy.map.GenericMap` per feature, with the source's observer, date and
-# orientation and a pixel scale 32 times coarser: every pixel sits at its tile's centre.
+# orientation and a pixel scale 4 times coarser: every pixel sits at the centre of its 4 x 4 block.
 
 model = sunpy_slic.load_model()
 probs = probability_map(smap, model=model, progress=False)
@@ -66,12 +68,24 @@ plt.show()
 
 ###############################################################################
 # Connected regions above a probability give a table with a `~astropy.coordinates.SkyCoord`
-# centre (probability-weighted), an area and the peak and mean probability of each region.
-# Quiet Sun, the background, is left out unless asked for.
+# centre (probability-weighted), outline, bounding box, area and the peak and mean probability of
+# each region. Quiet Sun, the background, is left out unless asked for; regions smaller than one
+# tile step are dropped.
 
 regions = detections(probs, threshold=0.5)
 regions["area"].info.format = ".0f"
-regions.pprint_all()
+regions["feature", "center", "area", "area_msh", "peak_probability"].pprint_all()
+
+###############################################################################
+# The regions drawn on the map with one call: outlines and labelled centroids, with the true
+# positions as white crosses.
+
+fig = plt.figure(figsize=(7, 7), layout="constrained")
+ax = fig.add_subplot(projection=smap)
+smap.plot(axes=ax)
+plot_detections(smap, regions, ax=ax)
+ax.plot_coord(truth["coord"], "w+", markersize=10)
+plt.show()
 
 ###############################################################################
 # Finally, carry the sunspot probabilities onto a cut-out around the first sunspot of the truth

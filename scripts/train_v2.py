@@ -51,12 +51,13 @@ from sunpy_slic.data.outliers import OUTLIER_FAMILIES, outlier_images
 from sunpy_slic.data.synthetic import make_image, random_scale
 from sunpy_slic.data.tiles import full_disk_tiles
 from sunpy_slic.domain import set_training_domain, training_domain
+from sunpy_slic.feature_distance import feature_statistics, score_probabilities
 from sunpy_slic.features import FEATURES
 from sunpy_slic.ood import fit_ood, score_embeddings
 from sunpy_slic.preprocessing import PreprocessSpec, preprocess
 from sunpy_slic.runtime import forward_dataset
 from sunpy_slic.train import OUTLIER, evaluate, fit
-from sunpy_slic.weights import load_model
+from sunpy_slic.weights import load_model, model_temperature
 
 ROOT = Path(__file__).resolve().parent.parent
 EVALUATION_SEED = 900_000
@@ -288,7 +289,8 @@ def main(argv=None):
     minutes = (time.perf_counter() - t0) / 60
     print(f"trained in {minutes:.1f} min; validation accuracy {result.metrics['accuracy']:.4f}", flush=True)
 
-    # 3. Flags: domain, OOD statistics (training features vs validation), calibration.
+    # 3. Flags: domain, calibration, then the out-of-distribution threshold (1 - top calibrated
+    # probability: the model was trained with outlier exposure; see sunpy_slic.feature_distance).
     domain = training_domain(
         [{"instrument": "SYNTHETIC", "wavelength": 6563.0, "plate_scale": s} for s in (0.01, 5.0)]
         + [{"instrument": "SOT/NB", "wavelength": 5576.0, "plate_scale": 0.16}]
@@ -299,8 +301,11 @@ def main(argv=None):
     reference = ConcatDataset(
         [SlicDataset(data["x_frames"], data["y_frames"]), SlicDataset(data["x_tiles"], data["y_tiles"])]
     )
-    fit_ood(model, reference, val, batch_size=64)
     calib = calibrate(model, val, batch_size=64)
+    fit_ood(model, reference, val, method="max_softmax", batch_size=64)
+    # The feature distance, for comparison only (not stored).
+    _, emb_r, y_r = forward_dataset(model, reference, batch_size=64)
+    distance = feature_statistics(emb_r.double().numpy(), y_r.numpy())
 
     # 4. Held-out measures.
     report = {"recipe": result.recipe, "history": result.history, "minutes": minutes}
@@ -320,10 +325,11 @@ def main(argv=None):
     )
     logits_i, emb_i, _ = forward_dataset(model, val, batch_size=64)
     stats = model.slic_meta.extra["ood"]
-    s_in = score_embeddings(stats, emb_i.double().numpy())
-    s_out = score_embeddings(stats, emb_o.double().numpy())
-    msp_in = torch.softmax(logits_i, 1).max(1).values.numpy()
-    msp_out = torch.softmax(logits_o, 1).max(1).values.numpy()
+    temperature = model_temperature(model)
+    d_in = score_embeddings(distance, emb_i.double().numpy())
+    d_out = score_embeddings(distance, emb_o.double().numpy())
+    s_in = score_probabilities(torch.softmax(logits_i.float() / temperature, 1).numpy())
+    s_out = score_probabilities(torch.softmax(logits_o.float() / temperature, 1).numpy())
 
     def auroc(neg, pos):
         scores = np.concatenate([neg, pos])
@@ -332,13 +338,14 @@ def main(argv=None):
 
     names = np.array(held_names)
     report["ood"] = {
+        "score": stats["score"],
         "threshold": stats["threshold"],
         "in_domain_flagged": float(np.mean(s_in > stats["threshold"])),
         "families": {
             f: {
                 "held_out": f in args.held_out_families,
-                "auroc_feature_distance": auroc(s_in, s_out[names == f]),
-                "auroc_max_softmax": auroc(-msp_in, -msp_out[names == f]),
+                "auroc_max_softmax": auroc(s_in, s_out[names == f]),
+                "auroc_feature_distance": auroc(d_in, d_out[names == f]),
                 "flagged": float(np.mean(s_out[names == f] > stats["threshold"])),
             }
             for f in OUTLIER_FAMILIES
