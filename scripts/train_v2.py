@@ -48,8 +48,8 @@ from sunpy_slic.calibration import calibrate
 from sunpy_slic.classification import classify
 from sunpy_slic.data.dataset import SlicDataset
 from sunpy_slic.data.outliers import OUTLIER_FAMILIES, outlier_images
-from sunpy_slic.data.synthetic import make_image, random_scale
-from sunpy_slic.data.tiles import full_disk_tiles
+from sunpy_slic.data.synthetic import make_full_disk_map, make_image, random_scale
+from sunpy_slic.data.tiles import SKIPPED, disk_geometry, full_disk_tiles, tile_labels
 from sunpy_slic.domain import set_training_domain, training_domain
 from sunpy_slic.feature_distance import feature_statistics, score_probabilities
 from sunpy_slic.features import FEATURES
@@ -122,6 +122,31 @@ def disk_tiles(n_scenes, seed, spec, tile, shapes):
     return np.concatenate(xs), np.concatenate(ys)
 
 
+def limb_sky_tiles(n_scenes, seed, spec, tile, shapes):
+    """
+    Tiles centred on the sky just above the limb of synthetic full-disk scenes, with no prominence
+    anywhere in them: trained as outliers (equal probabilities), so that the limb itself is not
+    taken for a prominence. (Their labels in `tile_labels` are SKIPPED: sky is never a class.)
+    """
+    out = []
+    for k, shape in enumerate(shapes):
+        for i in range(n_scenes):
+            smap, _, masks = make_full_disk_map(seed=seed + 1000 * k + i, shape=shape, masks=True)
+            geometry = disk_geometry(smap)
+            ny, nx = shape
+            starts = [np.arange(0, n - tile + 1, tile // 4) for n in (ny, nx)]
+            corners = np.array([(r, c) for r in starts[0] for c in starts[1]])
+            centers = corners + (tile - 1) / 2
+            labels = tile_labels(masks or {"sunspot": np.zeros(shape, bool)}, centers, tile, disk=geometry)
+            rho = geometry.rho(centers[:, 0], centers[:, 1])
+            prominence = masks.get("prominence", np.zeros(shape, bool))
+            clean = np.array([not prominence[r : r + tile, c : c + tile].any() for r, c in corners])
+            keep = (labels == SKIPPED) & (rho >= 1.0) & (rho <= 1.15) & clean
+            data = np.asarray(smap.data, dtype=np.float32)
+            out += [data[r : r + tile, c : c + tile] for r, c in corners[keep]]
+    return _preprocess_batches(out, spec)
+
+
 def hinode_crops(paths, n_per_class, seed, spec):
     """Crops of real Hinode/SOT frames: on the spot (sunspot) and of granulation (quiet Sun)."""
     rng = np.random.default_rng(seed)
@@ -180,6 +205,7 @@ def main(argv=None):
         help="outlier families never trained on (they measure the OOD score)",
     )
     p.add_argument("--n-classic", type=int, default=0, help="classic-scene frames per feature (v1's data)")
+    p.add_argument("--n-sky-scenes", type=int, default=0, help="scenes per size for limb-sky outlier tiles")
     p.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tuning)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up epochs")
     p.add_argument("--epochs", type=int, default=6)
@@ -235,6 +261,12 @@ def main(argv=None):
             args.n_classic, args.seed + 800_000, shape, spec
         )
         np.savez(cache, **data)
+    if args.n_sky_scenes and "x_sky" not in data:
+        # Added to a cached run: the sky above the limb, without prominences, as outliers.
+        data["x_sky"] = limb_sky_tiles(
+            args.n_sky_scenes, args.seed + 600_000, spec, tile=128, shapes=[(768, 768), (1024, 1024)]
+        )
+        np.savez(cache, **data)
     print({k: v.shape for k, v in data.items()}, f"{time.perf_counter() - t0:.0f} s", flush=True)
 
     hinode_repeats = 3
@@ -249,6 +281,10 @@ def main(argv=None):
         ),
         SlicDataset(data["x_out"], np.full(len(data["x_out"]), OUTLIER), augment=True, seed=args.seed + 3),
     ]
+    if args.n_sky_scenes:
+        parts.append(
+            SlicDataset(data["x_sky"], np.full(len(data["x_sky"]), OUTLIER), augment=True, seed=args.seed + 5)
+        )
     if args.n_classic:
         parts.append(SlicDataset(data["x_classic"], data["y_classic"], augment=True, seed=args.seed + 4))
     train = ConcatDataset(parts)
