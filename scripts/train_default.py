@@ -1,5 +1,8 @@
 """
-Train the bundled default sunpy-slic model, reproducibly.
+Train the v1 sunpy-slic model (64-pixel input, bundled until 2026-12-05), reproducibly.
+
+The bundled weights are now v2, from ``scripts/train_v2.py`` (see the model card); this script
+stays as the recipe of v1 and of the simple 64-pixel baseline the benchmarks compare with.
 
 Data: the package's synthetic H-alpha-like generator (`sunpy_slic.data.synthetic`) plus the real
 Hinode/SOT Fe I 5576 Å sunspot frames in ``../shared/data`` (the first time group, 11:15 UT, for
@@ -43,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "sunpy_slic/data/sample/slic_default.safetensors")
-    p.add_argument("--report", type=Path, default=ROOT / "docs/model_card_metrics.json")
+    p.add_argument("--report", type=Path, default=ROOT / "docs/model_card_data/v1_metrics.json")
     p.add_argument("--work", type=Path, default=Path("/tmp/slic_default_work"))
     p.add_argument("--real", type=Path, default=ROOT.parent / "shared/data/hinode_sot_fe5576")
     p.add_argument("--n-per-class", type=int, default=640)

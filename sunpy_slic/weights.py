@@ -55,7 +55,7 @@ META_KEY = "sunpy_slic"
 #: File name and SHA-256 of the bundled default weights (checked on load, as torchvision does).
 DEFAULT_WEIGHTS = {
     "filename": "slic_default.safetensors",
-    "sha256": "e4318d23f6578797a522e4a5a70e1d27b6f14e71418a29b6540d6f1f7867da66",
+    "sha256": "8f85c84e2db311cc687473ea7d28b762bfc3ecbda707d030181a92c0668057d9",
 }
 
 

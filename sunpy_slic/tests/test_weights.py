@@ -166,7 +166,9 @@ def test_bundled_weights_match_their_pinned_hash_and_describe_themselves():
     meta = load_model(device="cpu").slic_meta
     assert meta.model["head"] == "compact"
     assert meta.preprocess.image_size == meta.model["image_size"]
-    assert "synthetic" in meta.provenance["data"]
-    assert meta.metrics["test_synthetic"]["accuracy"] >= 0.95
+    assert meta.provenance["data"]["synthetic_frames_per_class"] > 0
+    assert meta.metrics["test_synthetic_classic"]["accuracy"] >= 0.95
+    assert 0 < meta.metrics["test_synthetic_physical"]["accuracy"] <= 1
+    assert [stage["stage"] for stage in meta.extra["lineage"]] == [1, 2, 3]
     assert "ood" in meta.extra
     assert "training_domain" in meta.extra
