@@ -10,9 +10,10 @@ features really are, and write them as Heliophysics Event Knowledgebase records 
 `sunpy_slic.hek`.
 
 The image is a synthetic full-disk scene with known feature masks
-(``make_full_disk_map(..., masks=True)``). With the bundled weights (a whole-frame model that has
-never seen tiles, see the model card) the regions are not yet where the features are: this example
-shows the tools, and the localisation metrics say how far the model is from the targets.
+(``make_full_disk_map(..., masks=True)``, a seed no model was trained on). The bundled weights were
+trained on tiles of such scenes: sunspots, filaments and ribbons are found where they are, while
+the prominence map still takes parts of the bare limb for prominences (see the model card), which
+the localisation metrics below show.
 """
 
 import tempfile
@@ -36,7 +37,7 @@ probs = probability_map(smap, progress=False)
 # Regions where a feature is probable: one row each, with coordinates as SkyCoords in the map's
 # helioprojective frame (observer and time included).
 
-regions = detections(probs, threshold=0.6, min_pixels=2)
+regions = detections(probs, threshold=0.6)
 regions["feature", "center", "area", "area_msh", "peak_probability"].pprint(max_width=120)
 
 ###############################################################################
