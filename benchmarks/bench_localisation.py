@@ -37,7 +37,7 @@ import numpy as np
 import sunpy.map
 
 from sunpy_slic import load_model
-from sunpy_slic.blending import blend_tiles
+from sunpy_slic.blending import blend_tiles, window_centres
 from sunpy_slic.data.synthetic import make_full_disk_map
 from sunpy_slic.data.tiles import FIRST_EVALUATION_SEED, disk_geometry, tile_labels
 from sunpy_slic.exceptions import SlicWarning
@@ -55,23 +55,18 @@ def ideal_maps(prob_maps, masks, smap):
     """Probability maps of a perfect tile classifier on the tiles of ``prob_maps`` (blended alike)."""
     meta = prob_maps["sunspot"].meta
     tile, stride = int(meta["slictile"]), int(meta["slicstrd"])
-    y0, x0 = int(meta["slicy0"]), int(meta["slicx0"])
     sy, sx = smap.data.shape
-    ny, nx = (sy - tile) // stride + 1, (sx - tile) // stride + 1
-    tile_rows = y0 + stride * np.arange(ny) + (tile - 1) / 2
-    tile_cols = x0 + stride * np.arange(nx) + (tile - 1) / 2
+    tile_rows, tile_cols = window_centres(sy, tile, stride), window_centres(sx, tile, stride)
     rows, cols = np.meshgrid(tile_rows, tile_cols, indexing="ij")
     centers = np.column_stack([rows.ravel(), cols.ravel()])
     labels = tile_labels(
         masks or {"sunspot": np.zeros(smap.data.shape, bool)}, centers, tile, disk=disk_geometry(smap)
     )
-    labels = labels.reshape(ny, nx)
+    labels = labels.reshape(len(tile_rows), len(tile_cols))
     grid = np.stack([(labels == k).astype(np.float32) for k in range(len(FEATURES))])
     if meta["slicmeth"] == "blend":
         step = int(meta["slicstep"])
-        oy0, ox0 = (sy % step) // 2, (sx % step) // 2
-        out_rows = oy0 + step * np.arange(sy // step) + (step - 1) / 2
-        out_cols = ox0 + step * np.arange(sx // step) + (step - 1) / 2
+        out_rows, out_cols = window_centres(sy, step, step), window_centres(sx, step, step)
         grid, _ = blend_tiles(grid, tile_rows, tile_cols, out_rows, out_cols, tile, float(meta["slicsigm"]))
     out = {}
     for k, name in enumerate(FEATURES):

@@ -9,7 +9,37 @@ matrix products per feature: no per-tile loop, whatever the number of tiles.
 
 import numpy as np
 
-__all__ = ["blend_tiles", "window_weights"]
+__all__ = ["blend_tiles", "window_centres", "window_grid", "window_weights"]
+
+
+def window_grid(length, size, step):
+    """
+    ``(start, n)`` of the windows of ``size`` pixels every ``step`` pixels along an axis of
+    ``length`` pixels, the grid centred: the pixels left over are split on both sides.
+
+    Examples
+    --------
+    >>> from sunpy_slic.blending import window_grid
+    >>> window_grid(100, 32, 16)  # 5 windows from pixel 2; 2 + 4 * 16 + 32 = 98
+    (2, 5)
+    >>> window_grid(101, 4, 4)  # output pixels of 4 source pixels: 25 from pixel 0
+    (0, 25)
+    """
+    return ((length - size) % step) // 2, (length - size) // step + 1
+
+
+def window_centres(length, size, step):
+    """
+    Centres, in pixels (0-based), of the windows of `window_grid`.
+
+    Examples
+    --------
+    >>> from sunpy_slic.blending import window_centres
+    >>> window_centres(100, 32, 16)
+    array([17.5, 33.5, 49.5, 65.5, 81.5])
+    """
+    start, n = window_grid(length, size, step)
+    return start + step * np.arange(n) + (size - 1) / 2
 
 
 def window_weights(centers, tile_centers, tile, sigma):

@@ -21,7 +21,7 @@ import torch
 from scipy.optimize import minimize_scalar
 
 from sunpy_slic.data.dataset import as_dataset
-from sunpy_slic.feature_distance import score_probabilities
+from sunpy_slic.feature_distance import score_probabilities, threshold_statistics
 from sunpy_slic.model import SlicNet
 from sunpy_slic.runtime import forward_dataset
 from sunpy_slic.weights import save_weights, set_model_extra, update_weights_extra
@@ -426,15 +426,7 @@ def calibrate(
     if ood is not None and ood.get("score") == "max_softmax":
         # The score is 1 - the calibrated top probability: the new temperature moves it, so the
         # threshold is set again, on these (validation) images, at the same false rejection.
-        scores = score_probabilities(after)
-        threshold = float(np.quantile(scores, 1 - ood["false_rejection"], method="higher"))
-        entries["ood"] = {
-            **ood,
-            "threshold": threshold,
-            "n_val": len(scores),
-            "val_rejected": float(np.mean(scores > threshold)),
-            "val_score_median": float(np.median(scores)),
-        }
+        entries["ood"] = {**ood, **threshold_statistics(score_probabilities(after), ood["false_rejection"])}
     meta = set_model_extra(model, getattr(data, "spec", None), **entries)
     if out is not None:
         save_weights(

@@ -38,6 +38,7 @@ __all__ = [
     "score_batch",
     "score_embeddings",
     "score_probabilities",
+    "threshold_statistics",
     "verdict",
 ]
 
@@ -200,6 +201,31 @@ def score_probabilities(probabilities):
         msg = f"expected probabilities of shape (N, C), got {p.shape}"
         raise ValueError(msg)
     return 1.0 - p.max(axis=1)
+
+
+def threshold_statistics(scores, false_rejection):
+    """
+    The threshold that flags at most ``false_rejection`` of in-distribution ``scores``, with the
+    figures stored beside it: ``threshold`` (the ``1 - false_rejection`` quantile, one of the
+    scores), ``false_rejection``, ``n_val``, ``val_rejected`` and ``val_score_median``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.feature_distance import threshold_statistics
+    >>> stats = threshold_statistics(np.arange(100) / 100, 0.05)
+    >>> stats["threshold"], stats["val_rejected"]
+    (0.95, 0.04)
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    threshold = float(np.quantile(scores, 1 - false_rejection, method="higher"))
+    return {
+        "threshold": threshold,
+        "false_rejection": float(false_rejection),
+        "n_val": len(scores),
+        "val_rejected": float(np.mean(scores > threshold)),
+        "val_score_median": float(np.median(scores)),
+    }
 
 
 def _method(stats):

@@ -29,7 +29,6 @@ An image is in distribution when neither signal flags it. Weights without either
 ``in_distribution = None`` (unknown).
 """
 
-import numpy as np
 import torch
 
 from sunpy_slic.data.dataset import as_dataset
@@ -41,6 +40,7 @@ from sunpy_slic.feature_distance import (
     ood_scores,
     score_embeddings,
     score_probabilities,
+    threshold_statistics,
 )
 from sunpy_slic.model import SlicNet
 from sunpy_slic.runtime import forward_dataset
@@ -158,13 +158,6 @@ def fit_ood(
         stats["score"] = method
         zv, _ = _embeddings(model, val, desc="Validation features", **kw)
         scores = score_embeddings(stats, zv)
-    threshold = float(np.quantile(scores, 1 - false_rejection, method="higher"))
-    stats.update(
-        threshold=threshold,
-        false_rejection=float(false_rejection),
-        n_val=len(scores),
-        val_rejected=float(np.mean(scores > threshold)),
-        val_score_median=float(np.median(scores)),
-    )
+    stats.update(threshold_statistics(scores, false_rejection))
     set_model_extra(model, getattr(train, "spec", None), ood=stats)
     return stats

@@ -28,7 +28,7 @@ from sunpy.map import GenericMap
 from tqdm.auto import tqdm
 
 from sunpy_slic._version import __version__
-from sunpy_slic.blending import blend_tiles
+from sunpy_slic.blending import blend_tiles, window_centres, window_grid
 from sunpy_slic.classification import predict_proba, resolve_model
 from sunpy_slic.domain import check_domain
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
@@ -123,11 +123,9 @@ def _tile_geometry(smap, tile, stride, method="tiles"):
     if not 1 <= stride <= tile:
         msg = f"stride must be between 1 and the tile size ({tile}) pixels, got {stride}"
         raise ValueError(msg)
-    n_rows = (ny - tile) // stride + 1
-    n_cols = (nx - tile) // stride + 1
-    # Centre the grid of tiles on the image: the pixels left over are split on both sides.
-    y0 = ((ny - tile) % stride) // 2
-    x0 = ((nx - tile) % stride) // 2
+    # The grid of tiles is centred on the image: the pixels left over are split on both sides.
+    y0, n_rows = window_grid(ny, tile, stride)
+    x0, n_cols = window_grid(nx, tile, stride)
     return tile, stride, y0, x0, n_rows, n_cols
 
 
@@ -143,7 +141,7 @@ def _output_step(smap, step, stride):
     return step
 
 
-def _blend(smap, probs, tile, stride, y0, x0, step, max_radius):
+def _blend(smap, probs, tile, stride, step, max_radius):
     """
     Blend the tile grid ``probs`` (5, n_rows, n_cols) onto output pixels of ``step`` source pixels.
 
@@ -152,12 +150,8 @@ def _blend(smap, probs, tile, stride, y0, x0, step, max_radius):
     beyond ``max_radius``.
     """
     ny, nx = smap.data.shape
-    n_out_rows, n_out_cols = ny // step, nx // step
-    oy0, ox0 = (ny % step) // 2, (nx % step) // 2
-    out_rows = oy0 + step * np.arange(n_out_rows) + (step - 1) / 2
-    out_cols = ox0 + step * np.arange(n_out_cols) + (step - 1) / 2
-    tile_rows = y0 + stride * np.arange(probs.shape[1]) + (tile - 1) / 2
-    tile_cols = x0 + stride * np.arange(probs.shape[2]) + (tile - 1) / 2
+    out_rows, out_cols = window_centres(ny, step, step), window_centres(nx, step, step)
+    tile_rows, tile_cols = window_centres(ny, tile, stride), window_centres(nx, tile, stride)
     sigma = tile / 4
     blended, _ = blend_tiles(probs, tile_rows, tile_cols, out_rows, out_cols, tile, sigma)
     geometry = _rho_rsun(smap, out_rows, out_cols)
@@ -170,7 +164,7 @@ def _blend(smap, probs, tile, stride, y0, x0, step, max_radius):
                 blended[k][rho > 1] = np.nan
             if max_radius is not None:
                 blended[k][rho > max_radius] = np.nan
-    meta = _grid_meta(smap, step, step, oy0, ox0, n_out_rows, n_out_cols)
+    meta = _grid_meta(smap, out_rows, out_cols, step)
     return blended, meta, float(sigma)
 
 
@@ -320,19 +314,21 @@ def _new_map(data, meta):
     return GenericMap(data, meta)
 
 
-def _grid_meta(smap, tile, stride, y0, x0, n_rows, n_cols):
-    """Meta of the coarse grid: pixel (i, j) lies at the centre of tile (i, j) of the source."""
+def _grid_meta(smap, rows, cols, spacing):
+    """
+    Meta of a coarse grid whose pixel (i, j) lies at source pixel (``rows[i]``, ``cols[j]``), the
+    centres being ``spacing`` source pixels apart.
+    """
     meta = _explicit_meta(smap)
-    # Source pixel (0-based) of output pixel k along an axis: off + stride * k.
-    offsets = (x0 + (tile - 1) / 2, y0 + (tile - 1) / 2)
     ref = smap.reference_pixel
-    for axis, off, ref_px in ((1, offsets[0], ref.x), (2, offsets[1], ref.y)):
+    # Source pixel (0-based) of output pixel k along an axis: centres[0] + spacing * k.
+    for axis, centres, ref_px in ((1, cols, ref.x), (2, rows, ref.y)):
         crpix = ref_px.to_value(u.pix) + 1  # FITS, 1-based
-        meta[f"crpix{axis}"] = 1 + (crpix - 1 - off) / stride
+        meta[f"crpix{axis}"] = 1 + (crpix - 1 - centres[0]) / spacing
         # _explicit_meta wrote CDELT and PC (never CD): scaling the grid scales CDELT alone.
-        meta[f"cdelt{axis}"] = stride * meta[f"cdelt{axis}"]
-    meta["naxis1"] = n_cols
-    meta["naxis2"] = n_rows
+        meta[f"cdelt{axis}"] = spacing * meta[f"cdelt{axis}"]
+    meta["naxis1"] = len(cols)
+    meta["naxis2"] = len(rows)
     return meta
 
 
@@ -360,13 +356,12 @@ def _rho_rsun(smap, rows, cols):
     return np.where(np.isfinite(rho), rho / rsun, np.inf), scale / rsun
 
 
-def _tile_mask(smap, tile, stride, y0, x0, n_rows, n_cols, max_radius):
+def _tile_mask(smap, tile, stride, max_radius):
     """Boolean (n_rows, n_cols): True for tiles worth classifying (not wholly beyond max_radius)."""
-    keep = np.ones((n_rows, n_cols), dtype=bool)
+    rows, cols = (window_centres(n, tile, stride) for n in smap.data.shape)
+    keep = np.ones((len(rows), len(cols)), dtype=bool)
     if max_radius is None:
         return keep
-    cols = x0 + stride * np.arange(n_cols) + (tile - 1) / 2
-    rows = y0 + stride * np.arange(n_rows) + (tile - 1) / 2
     geometry = _rho_rsun(smap, rows, cols)
     if geometry is None:
         return keep
@@ -581,7 +576,7 @@ def probability_map(
     spec = model_spec(model)
 
     with quiet_sunpy_log():  # sunpy's notes on assumed metadata (solar radius, ...), once per call
-        keep = _tile_mask(smap, tile, stride, y0, x0, n_rows, n_cols, max_radius)
+        keep = _tile_mask(smap, tile, stride, max_radius)
     candidates = np.argwhere(keep)
     probs = np.full((len(FEATURES), n_rows, n_cols), np.nan, dtype=np.float32)
     data = smap.data
@@ -612,9 +607,10 @@ def probability_map(
 
     with quiet_sunpy_log():
         if method == "blend":
-            probs, grid_meta, sigma = _blend(smap, probs, tile, stride, y0, x0, step, max_radius)
+            probs, grid_meta, sigma = _blend(smap, probs, tile, stride, step, max_radius)
         else:
-            grid_meta = _grid_meta(smap, tile, stride, y0, x0, n_rows, n_cols)
+            rows, cols = (window_centres(n, tile, stride) for n in smap.data.shape)
+            grid_meta = _grid_meta(smap, rows, cols, stride)
     weights = _weights_id(model)
     version = __version__
     verdict_keywords, verdict_history = _domain_verdict(smap, model)
