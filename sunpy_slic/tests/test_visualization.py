@@ -45,6 +45,7 @@ PROBS = {"filament": 0.05, "flare_ribbon": 0.02, "prominence": 0.08, "quiet_sun"
 
 @pytest.fixture(autouse=True)
 def _close_figures():
+    plt.close("all")  # a figure left open by an earlier test or doctest is not ours to draw on
     yield
     plt.close("all")
 
