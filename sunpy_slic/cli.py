@@ -1,5 +1,6 @@
 """
-The ``sunpy-slic`` command line: ``classify``, ``timeline``, ``prepare``, ``train`` and ``evaluate``.
+The ``sunpy-slic`` command line: ``classify``, ``detect``, ``timeline``, ``prepare``, ``train`` and
+``evaluate``.
 
 Errors print one line on standard error and exit with status 2 (bad input) or 1 (other failures);
 ``--debug`` shows the full traceback instead.
@@ -9,25 +10,35 @@ import argparse
 import glob
 import io
 import sys
+import warnings
 from collections import Counter
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+from astropy.coordinates import BaseCoordinateFrame, SkyCoord
+from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
+from astropy.table import Column
 from matplotlib.figure import Figure
+from tqdm.auto import tqdm
 
 from sunpy_slic._bench import suite
 from sunpy_slic._version import __version__
-from sunpy_slic.atomic import atomic_write_bytes
+from sunpy_slic.atomic import atomic_write, atomic_write_bytes
 from sunpy_slic.batch import classify_files, read_results
 from sunpy_slic.classification import classify
 from sunpy_slic.data import sample_files
 from sunpy_slic.data.dataset import prepare_dataset
-from sunpy_slic.features import DISPLAY_NAMES, FEATURES
+from sunpy_slic.exceptions import SlicWarning
+from sunpy_slic.features import DISPLAY_NAMES, FEATURES, feature_name
 from sunpy_slic.hek import to_hek_records, write_hek_json, write_voevent
+from sunpy_slic.io import map_wavelength, read_map
+from sunpy_slic.overlay import detections, probability_map
 from sunpy_slic.sequence import classify_sequence, feature_intervals, smooth_sequence
 from sunpy_slic.train import add_fit_arguments, evaluate, fit_and_save
-from sunpy_slic.visualization import plot_timeline
+from sunpy_slic.visualization import plot_detections, plot_timeline
+from sunpy_slic.warning_filters import quiet, quiet_sunpy_log
 from sunpy_slic.weights import load_model
 
 __all__ = ["main"]
@@ -238,6 +249,312 @@ def _cmd_timeline(args):
     return 0
 
 
+# ----------------------------------------------------------------------------------------------
+# detect
+# ----------------------------------------------------------------------------------------------
+#: The errors that mean bad input (status 2); anything else is unexpected (status 1).
+_INPUT_ERRORS = (TypeError, ValueError, FileNotFoundError, OSError)
+
+#: ``--hek``: the record files each choice writes, by suffix (``.json``: HEK JSON, ``.xml``: VOEvent).
+_HEK_SUFFIXES = {"json": (".json",), "voevent": (".xml",), "both": (".json", ".xml"), "none": ()}
+
+#: Suffixes left out of the output names, compression first: ``a/x.fits.gz`` gives ``x_...``.
+_STEM_SUFFIXES = ((".gz", ".bz2"), (".fits", ".fts", ".fit"))
+
+
+def _output_stem(path):
+    """The file name of ``path`` without its compression and FITS suffixes (``a/x.fits.gz``: ``x``)."""
+    name = Path(str(path)).name
+    for suffixes in _STEM_SUFFIXES:
+        for suffix in suffixes:
+            if name.lower().endswith(suffix) and len(name) > len(suffix):
+                name = name[: -len(suffix)]
+                break
+    return name
+
+
+def _output_stems(paths):
+    """``{path: stem}`` of the inputs, refusing two inputs that would write the same output files."""
+    stems = {}
+    for path in paths:
+        stems.setdefault(_output_stem(path), []).append(path)
+    clashes = [f"{', '.join(same)} (all {stem}_*)" for stem, same in stems.items() if len(same) > 1]
+    if clashes:
+        msg = (
+            "inputs with the same name would overwrite each other's outputs: "
+            f"{'; '.join(clashes)}; run them into different --output-dir folders"
+        )
+        raise ValueError(msg)
+    return {same[0]: stem for stem, same in stems.items()}
+
+
+def _pixels_or_angle(text, option):
+    """
+    The value of ``--tile`` or ``--stride``: a whole number of pixels (int), or a pixel or angle
+    `~astropy.units.Quantity` written as ``64pix`` or ``30arcsec``.
+    """
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            value = u.Quantity(text)
+        except (TypeError, ValueError):
+            value = None
+        if value is not None and not (
+            value.isscalar and (value.unit.is_equivalent(u.pix) or value.unit.is_equivalent(u.arcsec))
+        ):
+            value = None
+    if value is None or not value > 0:
+        msg = f"{option} must be a positive whole number of pixels (64) or an angle (30arcsec), got {text!r}"
+        raise ValueError(msg)
+    return value
+
+
+def _detect_options(args):
+    """
+    Check the options of ``detect`` before any file is read.
+
+    Returns
+    -------
+    features : list of str
+        The features to search, in `~sunpy_slic.FEATURES` order.
+    tiling : dict
+        ``tile`` and ``stride`` for `~sunpy_slic.overlay.probability_map`, where given.
+
+    Raises
+    ------
+    ValueError
+        For a threshold outside (0, 1], an unknown feature, or a tile or stride that is neither a
+        positive number of pixels nor an angle.
+    """
+    if not 0 < args.threshold <= 1:  # NaN too
+        msg = f"--threshold must be a probability in (0, 1], got {args.threshold:g}"
+        raise ValueError(msg)
+    if args.features:
+        try:
+            chosen = {feature_name(f) for f in args.features}
+        except ValueError as exc:
+            msg = f"--features: {exc}"
+            raise ValueError(msg) from None
+    else:  # as detections does: quiet Sun is the background, not an object to find
+        chosen = set(FEATURES) - {"quiet_sun"}
+    tiling = {
+        name: value
+        for name in ("tile", "stride")
+        if (value := _pixels_or_angle(getattr(args, name), f"--{name}")) is not None
+    }
+    return [f for f in FEATURES if f in chosen], tiling
+
+
+def _ecsv_table(table, source):
+    """
+    A copy of a detections table that ECSV can hold and read back with its SkyCoord columns.
+
+    astropy writes a `~astropy.coordinates.SkyCoord` column to ECSV as one column per component,
+    with its frame and frame attributes in the YAML header. Two things of a detections table do
+    not fit:
+
+    * YAML cannot hold a frame attribute that is itself a coordinate frame: the ``observer`` of a
+      helioprojective (or Carrington) frame. ``center``, ``bottom_left`` and ``top_right`` are
+      written without it, and it goes into ``meta`` as a SkyCoord under its own name:
+      ``SkyCoord(t["center"].frame.replicate(observer=t.meta["observer"]))`` restores a column.
+    * ECSV has no column type for ``contour``, one SkyCoord polygon of its own length per row. It
+      becomes two columns of variable-length float arrays named after the frame's components
+      (``contour_Tx`` and ``contour_Ty`` in a helioprojective frame), in ``meta["contour_unit"]``,
+      the unit of ``center`` (arcsec in a helioprojective frame).
+
+    ``meta["source"]`` is the input file.
+    """
+    out = table.copy()
+    out.meta["source"] = str(source)
+    for name in ("center", "bottom_left", "top_right"):
+        frame = out[name].frame
+        moved = {
+            attr: getattr(frame, attr)
+            for attr in frame.frame_attributes
+            if isinstance(getattr(frame, attr), BaseCoordinateFrame)
+        }
+        if moved:
+            out[name] = SkyCoord(frame.replicate(**dict.fromkeys(moved)))
+            out.meta.update({attr: SkyCoord(value) for attr, value in moved.items()})
+    center = table["center"]
+    components = {v: k for k, v in center.frame.representation_component_names.items()}
+    lon, lat = components.get("lon", "lon"), components.get("lat", "lat")
+    unit = getattr(center, lon).unit
+    index = out.colnames.index("contour")
+    for k, component in enumerate((lon, lat)):
+        values = np.empty(len(out), dtype=object)
+        for i, polygon in enumerate(table["contour"]):
+            values[i] = np.asarray(getattr(polygon, component).to_value(unit), dtype=np.float64)
+        description = f"the region's outline (closed polygon): {component} of its points, in {unit}"
+        out.add_column(Column(values, description=description), index=index + k, name=f"contour_{component}")
+    out.remove_column("contour")
+    out.meta["contour_unit"] = unit.to_string()
+    return out
+
+
+def _hek_records(table, smap):
+    """HEK records of a detections table, with the instrument, observatory and wavelength of its map."""
+    t = table.copy()
+    n = len(t)
+    with quiet():
+        instrument, observatory = smap.instrument, smap.observatory
+        wavelength = map_wavelength(smap)
+    t["instrument"] = np.array([str(instrument or "")] * n, dtype=str)
+    if observatory:
+        t["observatory"] = np.array([str(observatory)] * n, dtype=str)
+    if wavelength is not None:
+        t["wavelength"] = u.Quantity(np.full(n, wavelength.to_value(u.AA)), u.AA)
+    try:
+        return to_hek_records(t)
+    except ValueError as exc:
+        msg = f"cannot make HEK records of its regions ({_one_line(exc)}); --hek none leaves them out"
+        raise ValueError(msg) from None
+
+
+def _write_map_fits(smap, path):
+    """Write a map to a FITS file as `~sunpy.map.GenericMap.save` does (its ``fits_header``), atomically."""
+    hdus = fits.HDUList([fits.PrimaryHDU(data=smap.data, header=smap.fits_header)])
+    with warnings.catch_warnings():
+        # The comments of some SLIC* keywords do not fit on their cards beside the values; astropy
+        # shortens them, and the values are whole.
+        warnings.filterwarnings("ignore", "Card is too long, comment will be truncated", VerifyWarning)
+        atomic_write(path, lambda f: hdus.writeto(f, output_verify="fix"))
+
+
+def _plot_detections_png(smap, table, path):
+    """Write a PNG of ``smap`` with the regions of ``table`` drawn over it (no pyplot figure is left open)."""
+    fig = Figure(figsize=(8, 8), layout="constrained")
+    ax = fig.add_subplot(projection=smap)
+    with quiet_sunpy_log():
+        smap.plot(axes=ax)
+        plot_detections(smap, table, ax=ax)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _detect_file(path, stem, model, features, tiling, args):
+    """
+    Find the regions of one file and write its outputs into ``--output-dir``.
+
+    Everything is computed before the first file is written, so that a file that fails early
+    leaves no outputs; the plot is drawn last.
+
+    Returns
+    -------
+    table : `~astropy.table.QTable`
+        From `~sunpy_slic.overlay.detections`.
+    in_domain : bool or None
+        Whether the map lies in the model's training domain (``SLICINDM`` of its probability maps);
+        None where the weights record no training domain.
+    """
+    out = Path(args.output_dir)
+    smap = read_map(path)
+    prob_maps = probability_map(smap, model=model, progress=False, **tiling)
+    table = detections(prob_maps, threshold=args.threshold, features=features)
+    ecsv = io.StringIO()
+    _ecsv_table(table, path).write(ecsv, format="ascii.ecsv")
+    suffixes = _HEK_SUFFIXES[args.hek]
+    records = _hek_records(table, smap) if suffixes else None
+    atomic_write_bytes(out / f"{stem}_detections.ecsv", ecsv.getvalue().encode())
+    for suffix in suffixes:
+        write = write_hek_json if suffix == ".json" else write_voevent
+        write(records, out / f"{stem}_hek{suffix}")
+    if args.maps:
+        for feature in features:
+            _write_map_fits(prob_maps[feature], out / f"{stem}_p_{feature}.fits")
+    if args.plot:
+        _plot_detections_png(smap, table, out / f"{stem}_detections.png")
+    verdict = next(iter(prob_maps.values())).meta.get("slicindm")
+    return table, None if verdict is None else bool(verdict)
+
+
+def _report_warnings(path, caught):
+    """
+    Print the sunpy-slic warnings (`~sunpy_slic.exceptions.SlicWarning`) raised for one file on
+    standard error, each once and naming the file; issue the others again, under the warning
+    filters in force.
+    """
+    shown = set()
+    for w in caught:
+        if issubclass(w.category, SlicWarning):
+            text = _one_line(w.message)
+            if text not in shown:
+                shown.add(text)
+                tqdm.write(f"sunpy-slic detect: warning: {path}: {text}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _file_error(path, exc):
+    """(one-line message naming the file, exit status) for a file that failed."""
+    text = _one_line(exc)
+    if str(path) not in text:
+        text = f"{path}: {text}"
+    if isinstance(exc, _INPUT_ERRORS):
+        return f"sunpy-slic detect: error: {text}", 2
+    return f"sunpy-slic detect: unexpected {type(exc).__name__}: {text} (use --debug)", 1
+
+
+def _cmd_detect(args):
+    """
+    ``detect``: regions of each feature in each file, written as NAME_detections.ecsv and more.
+
+    A file that fails is reported on one line naming it, and the others go on; the exit status
+    is then 2 (a file could not be used), or 1 where any error was unexpected.
+    """
+    features, tiling = _detect_options(args)
+    paths = _expand(args.paths)
+    if args.sample:
+        paths += [str(p) for p in sample_files()]
+    if not paths:
+        msg = "no input: give FITS paths, a folder, a glob, @list.txt, or --sample"
+        raise ValueError(msg)
+    paths = list(dict.fromkeys(paths))  # a file named twice is done once
+    stems = _output_stems(paths)
+    out = Path(args.output_dir)
+    if out.exists() and not out.is_dir():
+        msg = f"--output-dir {out} is a file, not a folder"
+        raise ValueError(msg)
+    out.mkdir(parents=True, exist_ok=True)
+    model = load_model(args.weights, device=args.device)
+
+    failed, n_regions = {}, 0
+    for path in tqdm(paths, desc="Detecting", unit="file", disable=args.no_progress):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SlicWarning)
+            try:
+                table, in_domain = _detect_file(path, stems[path], model, features, tiling, args)
+            except Exception as exc:
+                if args.debug:
+                    raise
+                table, error = None, exc
+        _report_warnings(path, caught)
+        if table is None:
+            line, failed[path] = _file_error(path, error)
+            tqdm.write(line, file=sys.stderr)
+            continue
+        counts = Counter(str(f) for f in table["feature"])
+        n_regions += len(table)
+        line = (
+            f"{path}: {len(table)} region{'s' * (len(table) != 1)} "
+            f"({', '.join(f'{f} {counts[f]}' for f in features)})"
+        )
+        if in_domain is False:
+            line += "; OUTSIDE the model's training domain: the regions are unreliable"
+        tqdm.write(line)
+    n_files = len(paths)
+    print(
+        f"{n_files} file{'s' * (n_files != 1)}: {n_files - len(failed)} done, {len(failed)} failed; "
+        f"{n_regions} region{'s' * (n_regions != 1)}; outputs in {out}"
+    )
+    # 1 (unexpected) ranks above 2 (bad input), as the more serious.
+    return min(failed.values()) if failed else 0
+
+
 def _cmd_prepare(args):
     store = prepare_dataset(
         args.root,
@@ -315,6 +632,68 @@ def _parser():
     c.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.set_defaults(func=_cmd_classify)
+
+    d = sub.add_parser(
+        "detect",
+        help="find where each feature is in FITS files: regions, HEK records, probability maps, plots",
+        description="For each FITS file NAME.fits, classify tiles into probability maps "
+        "(sunpy_slic.overlay.probability_map), find the regions where a feature is probable "
+        "(sunpy_slic.overlay.detections) and write NAME_detections.ecsv, NAME_hek.json and, on "
+        "request, NAME_hek.xml, NAME_p_FEATURE.fits and NAME_detections.png into --output-dir.",
+    )
+    d.add_argument(
+        "paths", nargs="*", help="FITS files, folders, globs, or a file listing paths (@list, or a .txt file)"
+    )
+    d.add_argument("--sample", action="store_true", help="also use the bundled Hinode/SOT sample frames")
+    d.add_argument(
+        "--output-dir",
+        required=True,
+        metavar="DIR",
+        help="the folder for the outputs, named after each input (created if needed; files in it "
+        "with the same names are replaced)",
+    )
+    d.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="probability in (0, 1] a pixel of a probability map must reach (default: %(default)s)",
+    )
+    d.add_argument(
+        "--features",
+        nargs="+",
+        metavar="FEATURE",
+        help=f"the features to look for, among {', '.join(FEATURES)} (default: all but quiet_sun); "
+        "name the files before this option",
+    )
+    d.add_argument(
+        "--tile",
+        help="tile side, in pixels (64) or as an angle (30arcsec) (default: 1/8 of the smaller image "
+        "side, at least 32 pixels)",
+    )
+    d.add_argument(
+        "--stride", help="step between tiles, in pixels or as an angle (default: a quarter of the tile)"
+    )
+    d.add_argument(
+        "--maps",
+        action="store_true",
+        help="also write the probability map of each feature looked for as NAME_p_FEATURE.fits",
+    )
+    d.add_argument(
+        "--plot",
+        action="store_true",
+        help="also write the image with the regions drawn as NAME_detections.png",
+    )
+    d.add_argument(
+        "--hek",
+        choices=list(_HEK_SUFFIXES),
+        default="json",
+        help="HEK records of the regions: NAME_hek.json (json), NAME_hek.xml (VOEvent), both or none "
+        "(default: %(default)s)",
+    )
+    d.add_argument("--weights", help="weights file or file:// URL (default: bundled)")
+    d.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
+    d.set_defaults(func=_cmd_detect)
 
     tl = sub.add_parser(
         "timeline",
@@ -403,7 +782,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("sunpy-slic: interrupted", file=sys.stderr)
         return 130
-    except (TypeError, ValueError, FileNotFoundError, OSError) as exc:
+    except _INPUT_ERRORS as exc:
         if args.debug:
             raise
         print(f"sunpy-slic {args.command}: error: {_one_line(exc)}", file=sys.stderr)
