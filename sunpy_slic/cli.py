@@ -18,7 +18,6 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import BaseCoordinateFrame, SkyCoord
 from astropy.io import fits
-from astropy.io.fits.verify import VerifyWarning
 from astropy.table import Column
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
@@ -417,11 +416,7 @@ def _hek_records(table, smap):
 def _write_map_fits(smap, path):
     """Write a map to a FITS file as `~sunpy.map.GenericMap.save` does (its ``fits_header``), atomically."""
     hdus = fits.HDUList([fits.PrimaryHDU(data=smap.data, header=smap.fits_header)])
-    with warnings.catch_warnings():
-        # The comments of some SLIC* keywords do not fit on their cards beside the values; astropy
-        # shortens them, and the values are whole.
-        warnings.filterwarnings("ignore", "Card is too long, comment will be truncated", VerifyWarning)
-        atomic_write(path, lambda f: hdus.writeto(f, output_verify="fix"))
+    atomic_write(path, lambda f: hdus.writeto(f, output_verify="fix"))
 
 
 def _plot_detections_png(smap, table, path):

@@ -44,8 +44,8 @@ __all__ = ["detections", "probability_map", "reproject_to", "saliency_map"]
 
 _METHODS = ("blend", "tiles")
 _METHOD_COMMENTS = {
-    "blend": "sunpy-slic method: tiles blended with a Gaussian",
-    "tiles": "sunpy-slic method: tiled classification",
+    "blend": "sunpy-slic: tiles blended with a Gaussian",
+    "tiles": "sunpy-slic: tiled classification",
 }
 #: The blended maps have about this many pixels along the smaller image side by default.
 _BLEND_PIXELS = 128
@@ -628,13 +628,13 @@ def probability_map(
             "SLICTILE": (tile, "[pix] tile side in source pixels"),
             "SLICSTRD": (stride, "[pix] tile step in source pixels"),
             **method_keywords,
-            "SLICX0": (x0, "[pix] first tile's column in the source (0-based)"),
-            "SLICY0": (y0, "[pix] first tile's row in the source (0-based)"),
+            "SLICX0": (x0, "[pix] first tile's column in source, 0-based"),
+            "SLICY0": (y0, "[pix] first tile's row in source, 0-based"),
             "SLICMRAD": (
                 float(max_radius) if max_radius is not None else "none",
                 "[Rsun] tiles wholly beyond are NaN",
             ),
-            "SLICWGT": (weights, "sunpy-slic weights SHA-256 (first 16 hex digits)"),
+            "SLICWGT": (weights, "sunpy-slic weights SHA-256, first 16 hex"),
             "SLICVER": (version, "sunpy-slic version"),
             **verdict_keywords,
         }
@@ -753,9 +753,9 @@ def saliency_map(smap, feature, *, model=None, device=None):
     keywords = {
         **verdict_keywords,
         "SLICFEAT": (name, "sunpy-slic feature of this saliency map"),
-        "SLICMETH": ("Grad-CAM", "sunpy-slic method: gradient-weighted class activation"),
+        "SLICMETH": ("Grad-CAM", "sunpy-slic: gradient-weighted class activation"),
         "SLICLAYR": (f"features.{layer}", "sunpy-slic layer of the class activation"),
-        "SLICWGT": (weights_id, "sunpy-slic weights SHA-256 (first 16 hex digits)"),
+        "SLICWGT": (weights_id, "sunpy-slic weights SHA-256, first 16 hex"),
         "SLICVER": (version, "sunpy-slic version"),
     }
     history = f"sunpy-slic {version}: Grad-CAM saliency of {DISPLAY_NAMES[name]}, weights {weights_id}"

@@ -147,3 +147,26 @@ def test_overlays_carry_the_out_of_domain_verdict():
         warnings.simplefilter("error", SlicWarning)
         ok = probability_map(make_map("filament", seed=3, shape=(128, 128)), model=model, progress=False)
     assert ok["filament"].meta["slicindm"] is True
+
+
+def test_every_slic_card_fits_in_80_characters(untrained):
+    """Our keywords' comments are whole in FITS: astropy truncates a card that is too long, with a warning."""
+    from astropy.io import fits
+
+    from sunpy_slic.data.synthetic import make_full_disk_map
+
+    smap = make_full_disk_map(seed=3, shape=(128, 128))[0]
+    maps = []
+    for method in ("blend", "tiles"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the untrained model's low-contrast tiles, ...
+            maps.append(probability_map(smap, model=untrained, tile=32, method=method, progress=False)["sunspot"])
+    cards = [(key, value) for m in maps for key, value in m.meta.items() if key.lower().startswith("slic")]
+    assert {"slicmeth", "slicwgt", "slicx0", "slicy0", "slicstep"} <= {key.lower() for key, _ in cards}
+    for m in maps:
+        header = m.fits_header
+        for key in header:
+            if key.lower().startswith("slic"):
+                card = fits.Card(key, header[key], header.comments[key])
+                assert len(str(card)) <= 80, f"{key}: {card!s}"
+                assert header.comments[key], f"{key} lost its comment"
