@@ -34,6 +34,7 @@ OOD statistics, calibration) and a JSON report of every figure quoted in the mod
 import argparse
 import hashlib
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -147,6 +148,35 @@ def limb_sky_tiles(n_scenes, seed, spec, tile, shapes):
     return _preprocess_batches(out, spec)
 
 
+def limb_disk_tiles(n_scenes, seed, spec, tile, shapes, per_scene=64):
+    """
+    Tiles centred on the disk just inside the limb (0.85 to 1 solar radius), with no prominence
+    anywhere in them, labelled as `tile_labels` reads them (quiet Sun unless a disk feature covers
+    the centre). A tile of the disk's edge shows the limb; without these, the limb alone is read as
+    a prominence, because every prominence tile shows one.
+    """
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for k, shape in enumerate(shapes):
+        for i in range(n_scenes):
+            smap, _, masks = make_full_disk_map(seed=seed + 1000 * k + i, shape=shape, masks=True)
+            geometry = disk_geometry(smap)
+            ny, nx = shape
+            starts = [np.arange(0, n - tile + 1, tile // 4) for n in (ny, nx)]
+            corners = np.array([(r, c) for r in starts[0] for c in starts[1]])
+            centers = corners + (tile - 1) / 2
+            labels = tile_labels(masks or {"sunspot": np.zeros(shape, bool)}, centers, tile, disk=geometry)
+            rho = geometry.rho(centers[:, 0], centers[:, 1])
+            prominence = masks.get("prominence", np.zeros(shape, bool))
+            clean = np.array([not prominence[r : r + tile, c : c + tile].any() for r, c in corners])
+            keep = np.flatnonzero((labels >= 0) & (rho >= 0.85) & (rho < 1.0) & clean)
+            keep = rng.permutation(keep)[:per_scene]
+            data = np.asarray(smap.data, dtype=np.float32)
+            xs += [data[r : r + tile, c : c + tile] for r, c in corners[keep]]
+            ys.append(labels[keep])
+    return _preprocess_batches(xs, spec), np.concatenate(ys)
+
+
 def hinode_crops(paths, n_per_class, seed, spec):
     """Crops of real Hinode/SOT frames: on the spot (sunspot) and of granulation (quiet Sun)."""
     rng = np.random.default_rng(seed)
@@ -206,6 +236,9 @@ def main(argv=None):
     )
     p.add_argument("--n-classic", type=int, default=0, help="classic-scene frames per feature (v1's data)")
     p.add_argument("--n-sky-scenes", type=int, default=0, help="scenes per size for limb-sky outlier tiles")
+    p.add_argument(
+        "--n-limb-scenes", type=int, default=0, help="scenes per size for tiles of the disk's edge"
+    )
     p.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tuning)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up epochs")
     p.add_argument("--epochs", type=int, default=6)
@@ -267,6 +300,16 @@ def main(argv=None):
             args.n_sky_scenes, args.seed + 600_000, spec, tile=128, shapes=[(768, 768), (1024, 1024)]
         )
         np.savez(cache, **data)
+    if args.n_limb_scenes and "x_limb" not in data:
+        # Added to a cached run: the disk's edge without prominences, labelled from the masks.
+        data["x_limb"], data["y_limb"] = limb_disk_tiles(
+            args.n_limb_scenes,
+            args.seed + 650_000,
+            spec,
+            tile=128,
+            shapes=[(768, 768), (1024, 1024), (1536, 1536)],
+        )
+        np.savez(cache, **data)
     print({k: v.shape for k, v in data.items()}, f"{time.perf_counter() - t0:.0f} s", flush=True)
 
     hinode_repeats = 3
@@ -285,6 +328,8 @@ def main(argv=None):
         parts.append(
             SlicDataset(data["x_sky"], np.full(len(data["x_sky"]), OUTLIER), augment=True, seed=args.seed + 5)
         )
+    if args.n_limb_scenes:
+        parts.append(SlicDataset(data["x_limb"], data["y_limb"], augment=True, seed=args.seed + 6))
     if args.n_classic:
         parts.append(SlicDataset(data["x_classic"], data["y_classic"], augment=True, seed=args.seed + 4))
     train = ConcatDataset(parts)
@@ -405,7 +450,7 @@ def main(argv=None):
                 "seed": args.seed,
                 "evaluation_seeds_from": EVALUATION_SEED,
             },
-            "command": "python scripts/train_v2.py " + " ".join(argv or []),
+            "command": "python scripts/train_v2.py " + " ".join(sys.argv[1:] if argv is None else argv),
             "minutes": round(minutes, 1),
         },
         dtype=torch.float16,

@@ -45,6 +45,7 @@ __all__ = [
     "set_model_extra",
     "tensor_sha256",
     "update_weights_extra",
+    "update_weights_metadata",
     "weights_bytes",
 ]
 
@@ -496,8 +497,55 @@ def update_weights_extra(weights, out, **entries):
     >>> new.sha256 == old.sha256, new.extra["calibration"]["temperature"]
     (True, 1.5)
     """
+    return update_weights_metadata(weights, out, extra=entries)
+
+
+def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenance=None):
+    """
+    Rewrite a weights file with entries merged into its ``metrics``, ``extra`` and ``provenance``,
+    leaving its tensors byte-identical.
+
+    Held-out figures measured after training and the lineage of a model trained in stages are
+    written this way (``scripts/annotate_weights.py``). An entry given replaces the file's entry of
+    the same name; the others are kept.
+
+    Parameters
+    ----------
+    weights : str or `os.PathLike`
+        The weights file to read (checked as `read_weights` does).
+    out : str or `os.PathLike`
+        Where to write (may be ``weights`` itself; written atomically).
+    metrics, extra, provenance : dict, optional
+        JSON-serialisable entries to merge into each.
+
+    Returns
+    -------
+    `WeightsMetadata`
+        The new metadata (the same SHA-256: the tensors do not change).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.preprocessing import PreprocessSpec
+    >>> from sunpy_slic.weights import save_weights, update_weights_metadata
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.safetensors"
+    >>> old = save_weights(SlicNet(image_size=32), path, preprocess=PreprocessSpec(image_size=32))
+    >>> new = update_weights_metadata(path, path, metrics={"test": {"accuracy": 0.9}})
+    >>> new.sha256 == old.sha256, new.metrics["test"]["accuracy"]
+    (True, 0.9)
+    """
+    for name, value in (("metrics", metrics), ("extra", extra), ("provenance", provenance)):
+        if value is not None and not isinstance(value, dict):
+            msg = f"{name} must be a dict of entries to merge, got {type(value).__name__}"
+            raise TypeError(msg)
     tensors, meta = read_weights(weights)
-    meta = dataclasses.replace(meta, extra={**meta.extra, **entries})
+    meta = dataclasses.replace(
+        meta,
+        metrics={**(meta.metrics or {}), **(metrics or {})},
+        extra={**(meta.extra or {}), **(extra or {})},
+        provenance={**(meta.provenance or {}), **(provenance or {})},
+    )
     atomic_write_bytes(out, _serialize(tensors, meta))
     return meta
 

@@ -172,3 +172,37 @@ def test_bundled_weights_match_their_pinned_hash_and_describe_themselves():
     assert [stage["stage"] for stage in meta.extra["lineage"]] == [1, 2, 3]
     assert "ood" in meta.extra
     assert "training_domain" in meta.extra
+
+
+def test_update_weights_metadata_merges_and_keeps_the_tensors(tmp_path):
+    from sunpy_slic.weights import update_weights_metadata
+
+    torch.manual_seed(0)
+    path = tmp_path / "w.safetensors"
+    old = save_weights(
+        SlicNet(image_size=32),
+        path,
+        preprocess=SPEC,
+        provenance={"data": "test", "command": ""},
+        metrics={"validation": {"accuracy": 0.5}},
+        extra={"calibration": {"temperature": 1.2}},
+    )
+    out = tmp_path / "annotated.safetensors"
+    update_weights_metadata(
+        path,
+        out,
+        metrics={"test": {"accuracy": 0.9}},
+        extra={"lineage": [{"stage": 1}]},
+        provenance={"command": "python train.py"},
+    )
+    tensors_before, _ = read_weights(path)
+    tensors_after, meta = read_weights(out)
+    assert meta.sha256 == old.sha256
+    assert all(torch.equal(tensors_before[k], tensors_after[k]) for k in tensors_before)
+    assert meta.metrics == {"validation": {"accuracy": 0.5}, "test": {"accuracy": 0.9}}
+    assert meta.extra["calibration"] == {"temperature": 1.2}
+    assert meta.extra["lineage"] == [{"stage": 1}]
+    assert meta.provenance["data"] == "test"
+    assert meta.provenance["command"] == "python train.py"
+    with pytest.raises(TypeError, match="metrics must be a dict"):
+        update_weights_metadata(path, out, metrics=[("test", 1)])

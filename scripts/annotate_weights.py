@@ -1,0 +1,43 @@
+"""
+Write the measured figures and the training lineage into a weights file, tensors unchanged.
+
+The held-out figures of the bundled weights (``meta.metrics``) are measured by the benchmark
+scripts after training, and a model made in several stages (``--init``) records each stage's
+command in ``meta.extra["lineage"]``. This script puts them into the file; the tensors and their
+SHA-256 stay byte-identical (checked)::
+
+    .venv/bin/python scripts/annotate_weights.py IN.safetensors OUT.safetensors --json notes.json
+
+``notes.json`` holds any of ``{"metrics": {...}, "extra": {...}, "provenance": {...}}``: each is
+merged into the file's own (a key given replaces the file's).
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from sunpy_slic.weights import read_weights, update_weights_metadata
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("weights", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--json", type=Path, required=True)
+    args = p.parse_args(argv)
+    notes = json.loads(args.json.read_text())
+    unknown = set(notes) - {"metrics", "extra", "provenance"}
+    if unknown:
+        msg = f"{args.json}: only 'metrics', 'extra' and 'provenance' can be set, got {sorted(unknown)}"
+        raise ValueError(msg)
+    before = read_weights(args.weights)[1]
+    update_weights_metadata(args.weights, args.out, **notes)
+    again = read_weights(args.out)[1]
+    if again.sha256 != before.sha256:
+        msg = f"{args.out}: the tensors changed ({before.sha256[:16]} -> {again.sha256[:16]})"
+        raise RuntimeError(msg)
+    print(f"{args.out}: tensors {again.sha256[:16]} unchanged; metrics {sorted(again.metrics)}")
+
+
+if __name__ == "__main__":
+    main()
