@@ -160,7 +160,9 @@ def test_every_slic_card_fits_in_80_characters(untrained):
     for method in ("blend", "tiles"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the untrained model's low-contrast tiles, ...
-            maps.append(probability_map(smap, model=untrained, tile=32, method=method, progress=False)["sunspot"])
+            maps.append(
+                probability_map(smap, model=untrained, tile=32, method=method, progress=False)["sunspot"]
+            )
     cards = [(key, value) for m in maps for key, value in m.meta.items() if key.lower().startswith("slic")]
     assert {"slicmeth", "slicwgt", "slicx0", "slicy0", "slicstep"} <= {key.lower() for key, _ in cards}
     for m in maps:
