@@ -11,9 +11,9 @@ features really are, and write them as Heliophysics Event Knowledgebase records 
 
 The image is a synthetic full-disk scene with known feature masks
 (``make_full_disk_map(..., masks=True)``, a seed no model was trained on). The bundled weights were
-trained on tiles of such scenes: sunspots, filaments and ribbons are found where they are, while
-the prominence map still takes parts of the bare limb for prominences (see the model card), which
-the localisation metrics below show.
+trained on tiles of such scenes, the disk's edge included: sunspots, filaments and ribbons are
+found where they are; the prominence map finds most prominences but still marks some stretches of
+the bare limb (see the model card), which the localisation metrics below show.
 """
 
 import tempfile

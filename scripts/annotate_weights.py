@@ -6,7 +6,8 @@ scripts after training, and a model made in several stages (``--init``) records 
 command in ``meta.extra["lineage"]``. This script puts them into the file; the tensors and their
 SHA-256 stay byte-identical (checked)::
 
-    .venv/bin/python scripts/annotate_weights.py IN.safetensors OUT.safetensors --json notes.json
+    .venv/bin/python scripts/annotate_weights.py IN.safetensors OUT.safetensors --json notes.json \
+        [--replace-metrics]
 
 ``notes.json`` holds any of ``{"metrics": {...}, "extra": {...}, "provenance": {...}}``: each is
 merged into the file's own (a key given replaces the file's).
@@ -24,6 +25,7 @@ def main(argv=None):
     p.add_argument("weights", type=Path)
     p.add_argument("out", type=Path)
     p.add_argument("--json", type=Path, required=True)
+    p.add_argument("--replace-metrics", action="store_true", help="the metrics replace the file's")
     args = p.parse_args(argv)
     notes = json.loads(args.json.read_text())
     unknown = set(notes) - {"metrics", "extra", "provenance"}
@@ -31,7 +33,11 @@ def main(argv=None):
         msg = f"{args.json}: only 'metrics', 'extra' and 'provenance' can be set, got {sorted(unknown)}"
         raise ValueError(msg)
     before = read_weights(args.weights)[1]
-    update_weights_metadata(args.weights, args.out, **notes)
+    if args.replace_metrics and "metrics" in notes:
+        update_weights_metadata(args.weights, args.out, metrics=notes.pop("metrics"), replace=True)
+        update_weights_metadata(args.out, args.out, **notes)
+    else:
+        update_weights_metadata(args.weights, args.out, **notes)
     again = read_weights(args.out)[1]
     if again.sha256 != before.sha256:
         msg = f"{args.out}: the tensors changed ({before.sha256[:16]} -> {again.sha256[:16]})"

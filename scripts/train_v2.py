@@ -239,6 +239,9 @@ def main(argv=None):
     p.add_argument(
         "--n-limb-scenes", type=int, default=0, help="scenes per size for tiles of the disk's edge"
     )
+    p.add_argument(
+        "--frames-repeat", type=int, default=1, help="times the whole synthetic frames are seen per epoch"
+    )
     p.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tuning)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up epochs")
     p.add_argument("--epochs", type=int, default=6)
@@ -314,7 +317,12 @@ def main(argv=None):
 
     hinode_repeats = 3
     parts = [
-        SlicDataset(data["x_frames"], data["y_frames"], augment=True, seed=args.seed),
+        SlicDataset(
+            np.repeat(data["x_frames"], args.frames_repeat, axis=0),
+            np.repeat(data["y_frames"], args.frames_repeat),
+            augment=True,
+            seed=args.seed,
+        ),
         SlicDataset(data["x_tiles"], data["y_tiles"], augment=True, seed=args.seed + 1),
         SlicDataset(
             np.repeat(data["x_hinode"], hinode_repeats, axis=0),

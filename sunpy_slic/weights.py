@@ -56,7 +56,7 @@ META_KEY = "sunpy_slic"
 #: File name and SHA-256 of the bundled default weights (checked on load, as torchvision does).
 DEFAULT_WEIGHTS = {
     "filename": "slic_default.safetensors",
-    "sha256": "8f85c84e2db311cc687473ea7d28b762bfc3ecbda707d030181a92c0668057d9",
+    "sha256": "eb04f98e123634ef2cf585c869a927c4be731a76aad94fc59473a855ff786be0",
 }
 
 
@@ -500,7 +500,7 @@ def update_weights_extra(weights, out, **entries):
     return update_weights_metadata(weights, out, extra=entries)
 
 
-def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenance=None):
+def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenance=None, replace=False):
     """
     Rewrite a weights file with entries merged into its ``metrics``, ``extra`` and ``provenance``,
     leaving its tensors byte-identical.
@@ -517,6 +517,9 @@ def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenanc
         Where to write (may be ``weights`` itself; written atomically).
     metrics, extra, provenance : dict, optional
         JSON-serialisable entries to merge into each.
+    replace : bool
+        If True, each of ``metrics``, ``extra`` and ``provenance`` that is given replaces the file's
+        whole dict instead of being merged into it.
 
     Returns
     -------
@@ -540,12 +543,11 @@ def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenanc
             msg = f"{name} must be a dict of entries to merge, got {type(value).__name__}"
             raise TypeError(msg)
     tensors, meta = read_weights(weights)
-    meta = dataclasses.replace(
-        meta,
-        metrics={**(meta.metrics or {}), **(metrics or {})},
-        extra={**(meta.extra or {}), **(extra or {})},
-        provenance={**(meta.provenance or {}), **(provenance or {})},
-    )
+    new = {}
+    for name, value in (("metrics", metrics), ("extra", extra), ("provenance", provenance)):
+        old = getattr(meta, name) or {}
+        new[name] = old if value is None else dict(value) if replace else {**old, **value}
+    meta = dataclasses.replace(meta, **new)
     atomic_write_bytes(out, _serialize(tensors, meta))
     return meta
 

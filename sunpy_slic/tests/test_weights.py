@@ -169,7 +169,7 @@ def test_bundled_weights_match_their_pinned_hash_and_describe_themselves():
     assert meta.provenance["data"]["synthetic_frames_per_class"] > 0
     assert meta.metrics["test_synthetic_classic"]["accuracy"] >= 0.95
     assert 0 < meta.metrics["test_synthetic_physical"]["accuracy"] <= 1
-    assert [stage["stage"] for stage in meta.extra["lineage"]] == [1, 2, 3]
+    assert [stage["stage"] for stage in meta.extra["lineage"]] == [1, 2, 3, 4, 5]
     assert "ood" in meta.extra
     assert "training_domain" in meta.extra
 
@@ -204,5 +204,8 @@ def test_update_weights_metadata_merges_and_keeps_the_tensors(tmp_path):
     assert meta.extra["lineage"] == [{"stage": 1}]
     assert meta.provenance["data"] == "test"
     assert meta.provenance["command"] == "python train.py"
+    replaced = update_weights_metadata(out, out, metrics={"only": {"accuracy": 1.0}}, replace=True)
+    assert replaced.metrics == {"only": {"accuracy": 1.0}}
+    assert replaced.extra["lineage"] == [{"stage": 1}]  # not given: kept
     with pytest.raises(TypeError, match="metrics must be a dict"):
         update_weights_metadata(path, out, metrics=[("test", 1)])
