@@ -123,6 +123,25 @@ def disk_tiles(n_scenes, seed, spec, tile, shapes):
     return np.concatenate(xs), np.concatenate(ys)
 
 
+def limb_scene_tiles(seed, shape, tile):
+    """
+    Every tile of one synthetic full-disk scene, a quarter tile apart, with what the limb tiles
+    below select on: the scene's data, the tiles' lower-left corners, their labels (`tile_labels`),
+    the distance of their centres from disk centre (solar radii) and whether they are free of any
+    prominence.
+    """
+    smap, _, masks = make_full_disk_map(seed=seed, shape=shape, masks=True)
+    geometry = disk_geometry(smap)
+    starts = [np.arange(0, n - tile + 1, tile // 4) for n in shape]
+    corners = np.array([(r, c) for r in starts[0] for c in starts[1]])
+    centers = corners + (tile - 1) / 2
+    labels = tile_labels(masks or {"sunspot": np.zeros(shape, bool)}, centers, tile, disk=geometry)
+    rho = geometry.rho(centers[:, 0], centers[:, 1])
+    prominence = masks.get("prominence", np.zeros(shape, bool))
+    clean = np.array([not prominence[r : r + tile, c : c + tile].any() for r, c in corners])
+    return np.asarray(smap.data, dtype=np.float32), corners, labels, rho, clean
+
+
 def limb_sky_tiles(n_scenes, seed, spec, tile, shapes):
     """
     Tiles centred on the sky just above the limb of synthetic full-disk scenes, with no prominence
@@ -132,18 +151,8 @@ def limb_sky_tiles(n_scenes, seed, spec, tile, shapes):
     out = []
     for k, shape in enumerate(shapes):
         for i in range(n_scenes):
-            smap, _, masks = make_full_disk_map(seed=seed + 1000 * k + i, shape=shape, masks=True)
-            geometry = disk_geometry(smap)
-            ny, nx = shape
-            starts = [np.arange(0, n - tile + 1, tile // 4) for n in (ny, nx)]
-            corners = np.array([(r, c) for r in starts[0] for c in starts[1]])
-            centers = corners + (tile - 1) / 2
-            labels = tile_labels(masks or {"sunspot": np.zeros(shape, bool)}, centers, tile, disk=geometry)
-            rho = geometry.rho(centers[:, 0], centers[:, 1])
-            prominence = masks.get("prominence", np.zeros(shape, bool))
-            clean = np.array([not prominence[r : r + tile, c : c + tile].any() for r, c in corners])
+            data, corners, labels, rho, clean = limb_scene_tiles(seed + 1000 * k + i, shape, tile)
             keep = (labels == SKIPPED) & (rho >= 1.0) & (rho <= 1.15) & clean
-            data = np.asarray(smap.data, dtype=np.float32)
             out += [data[r : r + tile, c : c + tile] for r, c in corners[keep]]
     return _preprocess_batches(out, spec)
 
@@ -159,19 +168,9 @@ def limb_disk_tiles(n_scenes, seed, spec, tile, shapes, per_scene=64):
     xs, ys = [], []
     for k, shape in enumerate(shapes):
         for i in range(n_scenes):
-            smap, _, masks = make_full_disk_map(seed=seed + 1000 * k + i, shape=shape, masks=True)
-            geometry = disk_geometry(smap)
-            ny, nx = shape
-            starts = [np.arange(0, n - tile + 1, tile // 4) for n in (ny, nx)]
-            corners = np.array([(r, c) for r in starts[0] for c in starts[1]])
-            centers = corners + (tile - 1) / 2
-            labels = tile_labels(masks or {"sunspot": np.zeros(shape, bool)}, centers, tile, disk=geometry)
-            rho = geometry.rho(centers[:, 0], centers[:, 1])
-            prominence = masks.get("prominence", np.zeros(shape, bool))
-            clean = np.array([not prominence[r : r + tile, c : c + tile].any() for r, c in corners])
+            data, corners, labels, rho, clean = limb_scene_tiles(seed + 1000 * k + i, shape, tile)
             keep = np.flatnonzero((labels >= 0) & (rho >= 0.85) & (rho < 1.0) & clean)
             keep = rng.permutation(keep)[:per_scene]
-            data = np.asarray(smap.data, dtype=np.float32)
             xs += [data[r : r + tile, c : c + tile] for r, c in corners[keep]]
             ys.append(labels[keep])
     return _preprocess_batches(xs, spec), np.concatenate(ys)

@@ -99,13 +99,19 @@ def _write_table(table, output):
     atomic_write_bytes(output, buf.getvalue().encode())
 
 
-def _cmd_classify(args):
+def _input_paths(args):
+    """The input files of ``classify`` and ``detect``: the paths given, expanded, and the sample frames."""
     paths = _expand(args.paths)
     if args.sample:
         paths += [str(p) for p in sample_files()]
     if not paths:
         msg = "no input: give FITS paths, a folder, a glob, @list.txt, or --sample"
         raise ValueError(msg)
+    return paths
+
+
+def _cmd_classify(args):
+    paths = _input_paths(args)
     if args.output and Path(args.output).suffix.lower() == ".parquet":
         return _classify_archive(args, paths)
     if args.resume or args.scheduler:
@@ -502,12 +508,7 @@ def _cmd_detect(args):
     is then 2 (a file could not be used), or 1 where any error was unexpected.
     """
     features, tiling = _detect_options(args)
-    paths = _expand(args.paths)
-    if args.sample:
-        paths += [str(p) for p in sample_files()]
-    if not paths:
-        msg = "no input: give FITS paths, a folder, a glob, @list.txt, or --sample"
-        raise ValueError(msg)
+    paths = _input_paths(args)
     paths = list(dict.fromkeys(paths))  # a file named twice is done once
     stems = _output_stems(paths)
     out = Path(args.output_dir)

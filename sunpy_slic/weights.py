@@ -471,31 +471,9 @@ def update_weights_extra(weights, out, **entries):
     """
     Rewrite a weights file with new ``extra`` metadata entries, leaving its tensors byte-identical.
 
-    Parameters
-    ----------
-    weights : str or `os.PathLike`
-        The weights file to read (checked as `read_weights` does).
-    out : str or `os.PathLike`
-        Where to write (may be ``weights`` itself; written atomically).
-    **entries
-        JSON-serialisable values to set in ``extra`` (e.g. ``calibration={...}``).
-
-    Returns
-    -------
-    `WeightsMetadata`
-        The new metadata (the same SHA-256: the tensors do not change).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from sunpy_slic.model import SlicNet
-    >>> from sunpy_slic.preprocessing import PreprocessSpec
-    >>> from sunpy_slic.weights import save_weights, update_weights_extra
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.safetensors"
-    >>> old = save_weights(SlicNet(image_size=32), path, preprocess=PreprocessSpec(image_size=32))
-    >>> new = update_weights_extra(path, path, calibration={"temperature": 1.5})
-    >>> new.sha256 == old.sha256, new.extra["calibration"]["temperature"]
-    (True, 1.5)
+    ``update_weights_extra(weights, out, calibration={...})`` is
+    ``update_weights_metadata(weights, out, extra={"calibration": {...}})``; see
+    `update_weights_metadata` for the parameters, the return value and an example.
     """
     return update_weights_metadata(weights, out, extra=entries)
 
