@@ -141,9 +141,10 @@ def _output_step(smap, step, stride):
     return step
 
 
-def _blend(smap, probs, tile, stride, step, max_radius):
+def _blend(smap, probs, tile_rows, tile_cols, tile, step, max_radius):
     """
-    Blend the tile grid ``probs`` (5, n_rows, n_cols) onto output pixels of ``step`` source pixels.
+    Blend the tile grid ``probs`` (5, n_rows, n_cols), of tiles centred at source pixels
+    ``tile_rows`` x ``tile_cols``, onto output pixels of ``step`` source pixels.
 
     Returns the blended maps, their meta and the window's sigma. On helioprojective maps, the disk
     features are NaN beyond the limb, prominence more than half a tile inside it, and all of them
@@ -151,7 +152,6 @@ def _blend(smap, probs, tile, stride, step, max_radius):
     """
     ny, nx = smap.data.shape
     out_rows, out_cols = window_centres(ny, step, step), window_centres(nx, step, step)
-    tile_rows, tile_cols = window_centres(ny, tile, stride), window_centres(nx, tile, stride)
     sigma = tile / 4
     blended, _ = blend_tiles(probs, tile_rows, tile_cols, out_rows, out_cols, tile, sigma)
     geometry = _rho_rsun(smap, out_rows, out_cols)
@@ -356,9 +356,11 @@ def _rho_rsun(smap, rows, cols):
     return np.where(np.isfinite(rho), rho / rsun, np.inf), scale / rsun
 
 
-def _tile_mask(smap, tile, stride, max_radius):
-    """Boolean (n_rows, n_cols): True for tiles worth classifying (not wholly beyond max_radius)."""
-    rows, cols = (window_centres(n, tile, stride) for n in smap.data.shape)
+def _tile_mask(smap, rows, cols, tile, max_radius):
+    """
+    Boolean (n_rows, n_cols): True for the tiles centred at source pixels ``rows`` x ``cols`` that
+    are worth classifying (not wholly beyond max_radius).
+    """
     keep = np.ones((len(rows), len(cols)), dtype=bool)
     if max_radius is None:
         return keep
@@ -575,8 +577,9 @@ def probability_map(
     model = resolve_model(model, device)
     spec = model_spec(model)
 
+    tile_rows, tile_cols = (window_centres(n, tile, stride) for n in smap.data.shape)
     with quiet_sunpy_log():  # sunpy's notes on assumed metadata (solar radius, ...), once per call
-        keep = _tile_mask(smap, tile, stride, max_radius)
+        keep = _tile_mask(smap, tile_rows, tile_cols, tile, max_radius)
     candidates = np.argwhere(keep)
     probs = np.full((len(FEATURES), n_rows, n_cols), np.nan, dtype=np.float32)
     data = smap.data
@@ -607,10 +610,9 @@ def probability_map(
 
     with quiet_sunpy_log():
         if method == "blend":
-            probs, grid_meta, sigma = _blend(smap, probs, tile, stride, step, max_radius)
+            probs, grid_meta, sigma = _blend(smap, probs, tile_rows, tile_cols, tile, step, max_radius)
         else:
-            rows, cols = (window_centres(n, tile, stride) for n in smap.data.shape)
-            grid_meta = _grid_meta(smap, rows, cols, stride)
+            grid_meta = _grid_meta(smap, tile_rows, tile_cols, stride)
     weights = _weights_id(model)
     version = __version__
     verdict_keywords, verdict_history = _domain_verdict(smap, model)
