@@ -33,11 +33,8 @@ def main(argv=None):
         msg = f"{args.json}: only 'metrics', 'extra' and 'provenance' can be set, got {sorted(unknown)}"
         raise ValueError(msg)
     before = read_weights(args.weights)[1]
-    if args.replace_metrics and "metrics" in notes:
-        update_weights_metadata(args.weights, args.out, metrics=notes.pop("metrics"), replace=True)
-        update_weights_metadata(args.out, args.out, **notes)
-    else:
-        update_weights_metadata(args.weights, args.out, **notes)
+    replace = ["metrics"] if args.replace_metrics else []
+    update_weights_metadata(args.weights, args.out, **notes, replace=replace)
     again = read_weights(args.out)[1]
     if again.sha256 != before.sha256:
         msg = f"{args.out}: the tensors changed ({before.sha256[:16]} -> {again.sha256[:16]})"

@@ -478,7 +478,7 @@ def update_weights_extra(weights, out, **entries):
     return update_weights_metadata(weights, out, extra=entries)
 
 
-def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenance=None, replace=False):
+def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenance=None, replace=()):
     """
     Rewrite a weights file with entries merged into its ``metrics``, ``extra`` and ``provenance``,
     leaving its tensors byte-identical.
@@ -495,9 +495,9 @@ def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenanc
         Where to write (may be ``weights`` itself; written atomically).
     metrics, extra, provenance : dict, optional
         JSON-serialisable entries to merge into each.
-    replace : bool
-        If True, each of ``metrics``, ``extra`` and ``provenance`` that is given replaces the file's
-        whole dict instead of being merged into it.
+    replace : iterable of str
+        The names among ``"metrics"``, ``"extra"`` and ``"provenance"`` whose given dict replaces
+        the file's whole dict instead of being merged into it.
 
     Returns
     -------
@@ -516,15 +516,20 @@ def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenanc
     >>> new.sha256 == old.sha256, new.metrics["test"]["accuracy"]
     (True, 0.9)
     """
-    for name, value in (("metrics", metrics), ("extra", extra), ("provenance", provenance)):
+    given = {"metrics": metrics, "extra": extra, "provenance": provenance}
+    replace = {replace} if isinstance(replace, str) else set(replace)
+    if not replace <= set(given):
+        msg = f"replace names what to replace among {sorted(given)}, got {sorted(replace)}"
+        raise ValueError(msg)
+    for name, value in given.items():
         if value is not None and not isinstance(value, dict):
             msg = f"{name} must be a dict of entries to merge, got {type(value).__name__}"
             raise TypeError(msg)
     tensors, meta = read_weights(weights)
     new = {}
-    for name, value in (("metrics", metrics), ("extra", extra), ("provenance", provenance)):
+    for name, value in given.items():
         old = getattr(meta, name) or {}
-        new[name] = old if value is None else dict(value) if replace else {**old, **value}
+        new[name] = old if value is None else dict(value) if name in replace else {**old, **value}
     meta = dataclasses.replace(meta, **new)
     atomic_write_bytes(out, _serialize(tensors, meta))
     return meta

@@ -204,8 +204,13 @@ def test_update_weights_metadata_merges_and_keeps_the_tensors(tmp_path):
     assert meta.extra["lineage"] == [{"stage": 1}]
     assert meta.provenance["data"] == "test"
     assert meta.provenance["command"] == "python train.py"
-    replaced = update_weights_metadata(out, out, metrics={"only": {"accuracy": 1.0}}, replace=True)
+    replaced = update_weights_metadata(
+        out, out, metrics={"only": {"accuracy": 1.0}}, extra={"note": "x"}, replace=["metrics"]
+    )
     assert replaced.metrics == {"only": {"accuracy": 1.0}}
-    assert replaced.extra["lineage"] == [{"stage": 1}]  # not given: kept
+    assert replaced.extra["lineage"] == [{"stage": 1}]  # merged, not replaced: kept
+    assert replaced.extra["note"] == "x"
+    with pytest.raises(ValueError, match="replace names what to replace"):
+        update_weights_metadata(path, out, metrics={}, replace=["tensors"])
     with pytest.raises(TypeError, match="metrics must be a dict"):
         update_weights_metadata(path, out, metrics=[("test", 1)])
