@@ -27,7 +27,7 @@ import numpy as np
 from sunpy_slic.calibration import expected_calibration_error, risk_coverage
 from sunpy_slic.classification import classify
 from sunpy_slic.data.outliers import OUTLIER_FAMILIES, outlier_images
-from sunpy_slic.data.synthetic import make_image
+from sunpy_slic.data.synthetic import make_images
 from sunpy_slic.features import FEATURES
 from sunpy_slic.localisation import auroc
 from sunpy_slic.weights import load_model
@@ -44,15 +44,7 @@ def main():
     model = load_model(args.weights, device="cpu")
     held_out = set((model.slic_meta.provenance.get("data") or {}).get("outlier_families_held_out", []))
 
-    images, labels = [], []
-    for k, feature in enumerate(FEATURES):
-        for i in range(args.n):
-            image, _ = make_image(
-                feature, seed=SEED + 10_000 * k + i, shape=(192, 192), scale="random", effects="random"
-            )
-            images.append(image)
-            labels.append(k)
-    labels = np.array(labels)
+    images, labels = make_images(args.n, seed=SEED, shape=(192, 192), scale="random", effects="random")
     table = classify(images, model=model, progress=False)
     probs = np.stack([np.asarray(table[f"p_{f}"]) for f in FEATURES], axis=1)
     rc = risk_coverage(probs, labels)

@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 
 from sunpy_slic.classification import classify
-from sunpy_slic.data.synthetic import make_image
+from sunpy_slic.data.synthetic import make_images
 from sunpy_slic.features import FEATURES
 from sunpy_slic.weights import load_model
 
@@ -25,18 +25,10 @@ def main():
     args = p.parse_args()
     model = load_model(args.weights, device="cpu")
     for scene in ("classic", "physical"):
-        images, labels = [], []
-        for k, feature in enumerate(FEATURES):
-            for i in range(args.n):
-                kw = {"scale": "random"} if scene == "physical" else {}
-                image, _ = make_image(
-                    feature, seed=900_000 + 10_000 * k + i, shape=(256, 256), scene=scene, **kw
-                )
-                images.append(image)
-                labels.append(k)
+        kw = {"scale": "random"} if scene == "physical" else {}
+        images, labels = make_images(args.n, seed=900_000, shape=(256, 256), scene=scene, **kw)
         table = classify(images, model=model, progress=False)
         predicted = np.array([FEATURES.index(f) for f in table["feature"]])
-        labels = np.array(labels)
         per = ", ".join(f"{f} {np.mean(predicted[labels == k] == k):.2f}" for k, f in enumerate(FEATURES))
         print(f"{scene:<9} accuracy {np.mean(predicted == labels):.3f} ({per})")
 

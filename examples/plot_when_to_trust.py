@@ -20,7 +20,7 @@ import numpy as np
 import sunpy_slic
 from sunpy_slic.calibration import plot_reliability, risk_coverage
 from sunpy_slic.data.outliers import outlier_images
-from sunpy_slic.data.synthetic import make_image
+from sunpy_slic.data.synthetic import make_images
 from sunpy_slic.features import FEATURES
 from sunpy_slic.localisation import auroc
 
@@ -28,15 +28,7 @@ from sunpy_slic.localisation import auroc
 # Draw 30 hard frames of each feature and classify them with the bundled weights.
 
 model = sunpy_slic.load_model()
-images, labels = [], []
-for k, feature in enumerate(FEATURES):
-    for i in range(30):
-        image, _ = make_image(
-            feature, seed=900_000 + 10_000 * k + i, shape=(192, 192), scale="random", effects="random"
-        )
-        images.append(image)
-        labels.append(k)
-labels = np.array(labels)
+images, labels = make_images(30, seed=900_000, shape=(192, 192), scale="random", effects="random")
 table = sunpy_slic.classify(images, model=model, progress=False)
 probs = np.stack([np.asarray(table[f"p_{f}"]) for f in FEATURES], axis=1)
 print(f"accuracy on the hard set: {np.mean(probs.argmax(1) == labels):.2f}")

@@ -49,7 +49,7 @@ from sunpy_slic.calibration import calibrate
 from sunpy_slic.classification import classify
 from sunpy_slic.data.dataset import SlicDataset
 from sunpy_slic.data.outliers import OUTLIER_FAMILIES, outlier_images
-from sunpy_slic.data.synthetic import make_full_disk_map, make_image, random_scale
+from sunpy_slic.data.synthetic import make_full_disk_map, make_image, make_images, random_scale
 from sunpy_slic.data.tiles import SKIPPED, disk_geometry, full_disk_tiles, tile_labels
 from sunpy_slic.domain import set_training_domain, training_domain
 from sunpy_slic.feature_distance import feature_statistics, score_probabilities
@@ -101,13 +101,8 @@ def synthetic_frames(n_per_class, seed, shape, spec, p_effects, progress, featur
 
 def classic_frames(n_per_class, seed, shape, spec):
     """Whole frames of the classic scenes (the data of the v1 weights, ``scene="classic"``)."""
-    images, labels = [], []
-    for fid, feature in enumerate(FEATURES):
-        for i in range(n_per_class):
-            image, _ = make_image(feature, seed=seed + 10_000 * fid + i, shape=shape, scene="classic")
-            images.append(image)
-            labels.append(fid)
-    return _preprocess_batches(images, spec), np.array(labels)
+    images, labels = make_images(n_per_class, seed=seed, shape=shape, scene="classic")
+    return _preprocess_batches(images, spec), labels
 
 
 def disk_tiles(n_scenes, seed, spec, tile, shapes):

@@ -644,3 +644,18 @@ def test_a_random_frame_is_fast():
             make_image(feature, seed=seed, shape=(256, 256), scale="random", effects="random")
             n += 1
     assert (time.perf_counter() - t0) / n < 0.5
+
+
+def test_make_images_follows_the_seed_scheme_and_refuses_masks():
+    from sunpy_slic.data.synthetic import SEED_STRIDE, make_image, make_images
+    from sunpy_slic.features import FEATURES
+
+    images, labels = make_images(2, seed=11, shape=(32, 32), scale="random")
+    assert labels.tolist() == [k for k in range(len(FEATURES)) for _ in range(2)]
+    for image, k, i in zip(images, labels, [0, 1] * len(FEATURES), strict=True):
+        expected, _ = make_image(int(k), seed=11 + SEED_STRIDE * int(k) + i, shape=(32, 32), scale="random")
+        assert np.array_equal(image, expected)
+    with pytest.raises(TypeError, match="masks"):
+        make_images(1, seed=0, mask=True)
+    with pytest.raises(ValueError, match="n_per_feature"):
+        make_images(SEED_STRIDE + 1, seed=0)

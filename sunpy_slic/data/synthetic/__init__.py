@@ -9,7 +9,8 @@ flat field and noise are all random, and every class is sometimes drawn on a pho
 
 `make_image` draws an array, `make_map` the same image as a `~sunpy.map.GenericMap`,
 `make_full_disk_map` the whole disk with several features at known places (and, on request, a
-mask of each), and `make_dataset` writes a training set of FITS files. The generator needs only
+mask of each), `make_images` a labelled set of images (a fixed seed scheme, `SEED_STRIDE`), and
+`make_dataset` writes a training set of FITS files. The generator needs only
 numpy, scipy, astropy, sunpy and Pillow: it never imports torch or the classifier.
 
 For images like real archives', ``scale="random"`` draws the plate scale over the feature's
@@ -40,16 +41,18 @@ from sunpy_slic.data.synthetic._files import make_dataset
 from sunpy_slic.data.synthetic._maps import make_full_disk_map, make_map
 from sunpy_slic.data.synthetic._realism import RANDOM_EFFECT_PROBABILITY, REALISM_EFFECTS, apply_effects
 from sunpy_slic.data.synthetic._scales import PLATE_SCALE_RANGES, random_scale
-from sunpy_slic.data.synthetic._scene import make_image
+from sunpy_slic.data.synthetic._scene import SEED_STRIDE, make_image, make_images
 
 __all__ = [
     "PLATE_SCALE_RANGES",
     "RANDOM_EFFECT_PROBABILITY",
     "REALISM_EFFECTS",
+    "SEED_STRIDE",
     "apply_effects",
     "make_dataset",
     "make_full_disk_map",
     "make_image",
+    "make_images",
     "make_map",
     "random_scale",
 ]
