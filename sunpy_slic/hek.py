@@ -309,7 +309,9 @@ def to_hek_records(
     table : `~astropy.table.QTable`
         From `sunpy_slic.sequence.feature_intervals`: ``feature``, ``start``, ``end`` and, where
         present, ``peak_time``, ``mean_probability`` (the record's ``event_probability``),
-        ``peak_probability``, ``n_frames``, ``instrument``, ``wavelength``. A row may also carry a
+        ``peak_probability``, ``n_frames``, ``instrument``, ``wavelength`` (the last two, and
+        ``observatory``, may instead be entries of the table's ``meta``, as in a table of
+        `sunpy_slic.overlay.detections`). A row may also carry a
         position: ``hpc_x`` and ``hpc_y`` (Quantities) or a helioprojective ``center``
         `~astropy.coordinates.SkyCoord` (as `sunpy_slic.overlay.detections` gives, whose
         ``obstime`` then serves as the time when there is no ``start``/``end``), ``hpc_bbox``
@@ -362,13 +364,18 @@ def to_hek_records(
     features = [feature_name(str(f)) for f in table["feature"]]
     start, end, peak = _time_columns(table)
     start, end, peak = _ms(start), _ms(end), _ms(peak)
-    instrument = np.asarray(_column(table, "instrument", "", n), dtype=str)
+    # A detections table holds one map's channel in its meta (sunpy_slic.overlay.detections).
+    instrument = np.asarray(_column(table, "instrument", table.meta.get("instrument") or "", n), dtype=str)
     if "observatory" in table.colnames and observatory is None:
         obs = np.asarray(table["observatory"], dtype=str)
+    elif observatory is None and table.meta.get("observatory"):
+        obs = np.full(n, str(table.meta["observatory"]))
     else:
         obs = np.array([_observatory(i, observatory) for i in instrument], dtype=str)
     if "wavelength" in table.colnames and isinstance(table["wavelength"], u.Quantity):
         wavelength = table["wavelength"].to(u.AA)
+    elif isinstance(table.meta.get("wavelength"), u.Quantity):
+        wavelength = u.Quantity(np.full(n, table.meta["wavelength"].to_value(u.AA)), u.AA)
     else:
         wavelength = u.Quantity(np.full(n, np.nan), u.AA)
     x, y = _positions(table, n)

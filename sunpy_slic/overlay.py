@@ -850,7 +850,9 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None):
         the limb, and for maps without a known solar radius); ``peak_probability``;
         ``mean_probability``; ``n_pixels``. Empty, with these columns, when nothing is found.
         ``meta`` holds the threshold, ``min_pixels`` and the probability maps' sunpy-slic keywords
-        (weights, method, version), and the out-of-distribution verdict where the maps carry one.
+        (weights, method, version), the source map's ``instrument``, ``observatory`` and
+        ``wavelength`` (for `sunpy_slic.hek.to_hek_records`), and the out-of-distribution verdict
+        where the maps carry one.
 
     Examples
     --------
@@ -958,6 +960,7 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None):
         if key.lower().startswith("slic") and key.lower() not in ("slicfeat",):
             table.meta[key.upper()] = value
     table.meta["date_obs"] = first.meta.get("date-obs")
+    table.meta.update(_source_channel(first.meta))
     if "slicindm" in first.meta:
         table.meta["in_distribution"] = bool(first.meta["slicindm"])
         if not table.meta["in_distribution"] and len(table):
@@ -968,6 +971,19 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None):
                 stacklevel=2,
             )
     return table
+
+
+def _source_channel(meta):
+    """The source map's ``instrument``, ``observatory`` and ``wavelength`` from a derived map's SRC* keys."""
+    out = {"instrument": str(meta.get("srcinst") or ""), "observatory": str(meta.get("srcobs") or "")}
+    try:
+        name = str(meta.get("srcwunit") or "Angstrom").strip().lower()
+        unit = u.Unit(name.replace("angstroms", "angstrom"))
+        wavelength = float(meta["srcwave"]) * unit
+        out["wavelength"] = wavelength.to(u.AA) if unit.physical_type == "length" else None
+    except (KeyError, TypeError, ValueError):
+        out["wavelength"] = None
+    return out
 
 
 def _default_min_pixels(meta):

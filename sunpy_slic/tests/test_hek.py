@@ -276,3 +276,37 @@ def test_detections_table_to_hek_records_round_trip(tmp_path):
     assert records["hpc_x"][0].to_value(u.arcsec) == pytest.approx(found["center"][0].Tx.to_value(u.arcsec))
     for write, read in ((write_hek_json, read_hek_json), (write_voevent, read_voevent)):
         assert_same(records, read(write(records, tmp_path / f"d.{write.__name__}")))
+
+
+def test_detections_carry_the_source_channel_into_hek_records(tiny_weights):
+    """Records of detections name the instrument, observatory and wavelength of the source map."""
+    import sunpy.map
+    from sunpy.map.header_helper import make_fitswcs_header
+
+    from sunpy_slic.overlay import detections, probability_map
+    from sunpy_slic.weights import load_model
+
+    frame = Helioprojective(observer="earth", obstime="2022-05-01T12:00:00")
+    data = np.random.default_rng(0).normal(100, 5, (96, 96)).astype(np.float32)
+    header = make_fitswcs_header(
+        data, SkyCoord(300 * u.arcsec, 200 * u.arcsec, frame=frame), scale=[1, 1] * u.arcsec / u.pix
+    )
+    header.update({"instrume": "NSO-GONG", "obsrvtry": "NSO", "wavelnth": 656.28, "waveunit": "nm"})
+    model = load_model(tiny_weights, device="cpu")
+    maps = probability_map(sunpy.map.Map(data, header), model=model, progress=False)
+    found = detections(maps, threshold=1e-6)
+    assert len(found)
+    assert found.meta["instrument"] == "NSO-GONG"
+    assert found.meta["wavelength"].to_value(u.AA) == pytest.approx(6562.8)
+    records = to_hek_records(found)
+    assert set(records["obs_instrument"]) == {"NSO-GONG"}
+    assert set(records["obs_observatory"]) == {"NSO"}
+    assert records["obs_meanwavel"][0].to_value(u.AA) == pytest.approx(6562.8)
+    # A map without these keywords leaves them empty, as before.
+    for key in ("instrume", "obsrvtry", "wavelnth", "waveunit"):
+        del header[key]
+    bare = to_hek_records(
+        detections(probability_map(sunpy.map.Map(data, header), model=model, progress=False), threshold=1e-6)
+    )
+    assert set(bare["obs_instrument"]) == {""}
+    assert np.isnan(bare["obs_meanwavel"][0].to_value(u.AA))
