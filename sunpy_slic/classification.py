@@ -15,6 +15,7 @@ from astropy.time import Time
 from sunpy.map import GenericMap, MapSequence
 from tqdm.auto import tqdm
 
+from sunpy_slic.credibility import credibility
 from sunpy_slic.domain import check_domain, observable
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.feature_distance import needs_embeddings, ood_configuration, score_batch, verdict
@@ -234,9 +235,14 @@ class ClassificationResult:
     uncertainty : dict or None
         With ``tta=True`` or ``mc_dropout`` in `classify`: the standard deviation of every
         feature's probability over the augmented / stochastic passes.
+    credibility : float or None
+        The share of the training images nearest to this one in the network's feature space that
+        carry the feature it was given, in [0, 1] (see `sunpy_slic.credibility`): the score that
+        best marks the network's mistakes. None for weights without a credibility bank.
     abstained : bool
-        True when `classify` was given ``min_confidence`` and the top probability stayed below it:
-        ``feature`` is then ``"unknown"`` (the probabilities are kept).
+        True when `classify` was given ``min_confidence`` or ``min_credibility`` and the top
+        probability or the credibility stayed below it: ``feature`` is then ``"unknown"`` (the
+        probabilities are kept).
     """
 
     feature: str
@@ -251,6 +257,7 @@ class ClassificationResult:
     ood_score: float | None = None
     ood_reasons: tuple = ()
     uncertainty: dict | None = None
+    credibility: float | None = None
     abstained: bool = False
 
     @property
@@ -272,6 +279,8 @@ class ClassificationResult:
         if self.in_distribution is not None:
             d["in_distribution"] = self.in_distribution
             d["ood_score"] = self.ood_score
+        if self.credibility is not None:
+            d["credibility"] = self.credibility
         if self.uncertainty is not None:
             d["uncertainty"] = self.uncertainty[self.top_feature]
         return d
@@ -301,6 +310,8 @@ class ClassificationResult:
                 f"  {DISPLAY_NAMES[k]:<13}{v:7.4f} ± {self.uncertainty[k]:.4f}"
                 for k, v in self.probabilities.items()
             ]
+        if self.credibility is not None:
+            lines.append(f"  credibility: {self.credibility:.2f}")
         if self.in_distribution is not None:
             score = f" (score {self.ood_score:.3g})" if self.ood_score is not None else ""
             lines.append(f"  in distribution: {'yes' if self.in_distribution else 'NO'}{score}")
@@ -367,6 +378,10 @@ def _results_table(results):
         scores = [np.nan if r.ood_score is None else r.ood_score for r in results]
         t["ood_score"] = np.array(scores, dtype=np.float32)
         t["ood_reasons"] = ["; ".join(r.ood_reasons) for r in results]
+    if any(r.credibility is not None for r in results):
+        t["credibility"] = np.array(
+            [np.nan if r.credibility is None else r.credibility for r in results], np.float32
+        )
     if any(r.uncertainty is not None for r in results):
         t["uncertainty"] = np.array(
             [np.nan if r.uncertainty is None else r.uncertainty[r.top_feature] for r in results],
@@ -412,6 +427,7 @@ def classify(
     mc_dropout=0,
     compile=False,
     min_confidence=None,
+    min_credibility=None,
 ):
     """
     Classify solar images into the five `~sunpy_slic.FEATURES`.
@@ -451,8 +467,13 @@ def classify(
     min_confidence : float, optional
         Abstain below this confidence: where the top (calibrated) probability is lower, the
         result's ``feature`` is ``"unknown"`` and ``abstained`` is True (a table gains an
-        ``abstained`` column). The top probability is the score to sort by (see the guide "When to
-        trust a result"); None (default) never abstains.
+        ``abstained`` column). None (default) never abstains on it.
+    min_credibility : float, optional
+        Abstain in the same way where the ``credibility`` (the share of the nearest training
+        images that agree, `sunpy_slic.credibility`) is lower. Credibility is the score to sort by
+        (see the guide "When to trust a result"); it needs weights with a credibility bank (the
+        bundled ones, and every model made by `~sunpy_slic.train.fit`). None (default) never
+        abstains on it.
 
     Returns
     -------
@@ -461,7 +482,8 @@ def classify(
         p_filament, p_flare_ribbon, p_prominence, p_quiet_sun, p_sunspot``; then
         ``in_distribution, ood_score, ood_reasons`` (the reasons joined by "; ", empty when in
         distribution) when the weights carry out-of-distribution information (see
-        `sunpy_slic.ood`), and ``uncertainty`` (the standard deviation of the predicted feature's
+        `sunpy_slic.ood`), ``credibility`` when they carry a credibility bank
+        (`sunpy_slic.credibility`), and ``uncertainty`` (the standard deviation of the predicted feature's
         probability) with ``tta`` or ``mc_dropout``. Its ``meta`` records how it was made: the
         package version, the weights' SHA-256 and name, the preprocessing and the date (see
         `~sunpy_slic.weights.provenance_meta`).
@@ -494,11 +516,20 @@ def classify(
     check_bool(progress, "progress")
     if min_confidence is not None:
         min_confidence = check_probability(min_confidence, "min_confidence")
+    if min_credibility is not None:
+        min_credibility = check_probability(min_credibility, "min_credibility")
     single = _is_single(data)
     items = [data] if single else _as_list(data)
     model = resolve_model(model, device)
     spec = model_spec(model)
     stats, domain = ood_configuration(model)
+    bank = model.slic_meta.extra.get("credibility") if model.slic_meta is not None else None
+    if min_credibility is not None and bank is None:
+        msg = (
+            "min_credibility needs weights with a credibility bank (extra['credibility'], see "
+            "sunpy_slic.ood.fit_credibility); these weights have none"
+        )
+        raise ValueError(msg)
     outside, no_wavelength = [], []
     if num_workers is None:
         num_workers = min(8, os.cpu_count() or 1)
@@ -518,12 +549,15 @@ def classify(
                     amp=amp,
                     tta=tta,
                     mc_dropout=mc_dropout,
-                    embed=needs_embeddings(stats),
+                    embed=needs_embeddings(stats) or bank is not None,
                     compile=compile,
                 )
                 scores = [None] * len(chunk)
                 if stats is not None:
                     scores = [float(v) for v in score_batch(stats, probs, emb)]
+                agree = [None] * len(chunk)
+                if bank is not None:
+                    agree = [float(v) for v in credibility(bank, emb, np.argmax(probs, axis=1))]
                 for i, ((img, meta), p) in enumerate(zip(chunk, probs, strict=True)):
                     in_dist, reasons, domain_reasons = _flags(img, scores[i], stats, domain)
                     if domain_reasons:
@@ -536,13 +570,16 @@ def classify(
                         no_wavelength.append(meta["source"])
                     probabilities = {k: float(v) for k, v in zip(FEATURES, p, strict=True)}
                     feature = FEATURES[int(np.argmax(p))]
-                    abstained = min_confidence is not None and float(np.max(p)) < min_confidence
+                    abstained = (min_confidence is not None and float(np.max(p)) < min_confidence) or (
+                        min_credibility is not None and agree[i] < min_credibility
+                    )
                     if abstained:
                         feature = "unknown"
                     extra = {
                         "in_distribution": in_dist,
                         "ood_score": scores[i],
                         "ood_reasons": reasons,
+                        "credibility": agree[i],
                         "abstained": abstained,
                     }
                     if spread is not None:

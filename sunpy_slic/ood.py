@@ -31,6 +31,7 @@ An image is in distribution when neither signal flags it. Weights without either
 
 import torch
 
+from sunpy_slic.credibility import DEFAULT_PER_FEATURE, credibility_bank
 from sunpy_slic.data.dataset import as_dataset
 from sunpy_slic.domain import check_domain, map_domain_info, set_training_domain, training_domain
 from sunpy_slic.feature_distance import (
@@ -51,6 +52,7 @@ __all__ = [
     "DEFAULT_FALSE_REJECTION",
     "check_domain",
     "feature_statistics",
+    "fit_credibility",
     "fit_ood",
     "map_domain_info",
     "ood_scores",
@@ -161,3 +163,65 @@ def fit_ood(
     stats.update(threshold_statistics(scores, false_rejection))
     set_model_extra(model, getattr(train, "spec", None), ood=stats)
     return stats
+
+
+def fit_credibility(
+    model,
+    train_data,
+    *,
+    per_feature=DEFAULT_PER_FEATURE,
+    k=None,
+    seed=0,
+    batch_size=64,
+    device=None,
+    amp=False,
+    progress=False,
+):
+    """
+    Store a credibility bank of the model's training images with the model.
+
+    `~sunpy_slic.classification.classify` then reports a ``credibility`` for each image: the share
+    of the ``k`` training images nearest to it in the network's feature space that carry the
+    feature it was given (see `sunpy_slic.credibility`).
+
+    Parameters
+    ----------
+    model : `~sunpy_slic.model.SlicNet`
+        A trained model.
+    train_data : `~sunpy_slic.data.dataset.DatasetStore`, store path or torch Dataset of ``(x, label)``
+        The images the model was trained on (a store: its training split, without augmentation);
+        outlier images (negative labels) are left out.
+    per_feature, k, seed :
+        See `~sunpy_slic.credibility.credibility_bank`.
+    batch_size : int
+    device : str or `torch.device`, optional
+    amp : bool or str
+        Reduced precision for the forward passes (float32 by default).
+    progress : bool
+
+    Returns
+    -------
+    dict
+        What is stored as ``model.slic_meta.extra["credibility"]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.ood import fit_credibility
+    >>> model = SlicNet(image_size=32).eval()
+    >>> g = torch.Generator().manual_seed(0)
+    >>> train = TensorDataset(torch.randn(40, 1, 32, 32, generator=g), torch.arange(40) % 5)
+    >>> fit_credibility(model, train, k=3)["counts"]
+    [8, 8, 8, 8, 8]
+    """
+    if not isinstance(model, SlicNet):
+        msg = f"model must be a sunpy_slic.model.SlicNet, got {type(model).__name__}"
+        raise TypeError(msg)
+    train = _dataset(train_data, "train")
+    kw = {"batch_size": batch_size, "device": device, "amp": amp, "progress": progress}
+    z, y = _embeddings(model, train, desc="Training-set features", **kw)
+    bank = credibility_bank(z, y, per_feature=per_feature, k=k, seed=seed)
+    set_model_extra(model, getattr(train, "spec", None), credibility=bank)
+    return bank

@@ -47,7 +47,7 @@ from sunpy_slic.domain import training_domain
 from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.model import SlicNet
-from sunpy_slic.ood import fit_ood
+from sunpy_slic.ood import fit_credibility, fit_ood
 from sunpy_slic.preprocessing import PreprocessSpec
 from sunpy_slic.runtime import (
     autocast_dtype,
@@ -141,8 +141,9 @@ class FitOptions:
         After training, record with the model what lets it say "I don't know" by itself: the
         training domain (observables and plate scales, `~sunpy_slic.domain.training_domain`) of a
         store's images and the out-of-distribution statistics (`~sunpy_slic.ood.fit_ood`, from the
-        training and validation images). A saved model then flags out-of-domain images in
-        `~sunpy_slic.classify` with no further step.
+        training and validation images), and a credibility bank of the training images
+        (`~sunpy_slic.ood.fit_credibility`). A saved model then flags out-of-domain images and
+        reports a ``credibility`` in `~sunpy_slic.classify` with no further step.
     outlier_weight : float
         Weight of the outlier-exposure term for training images labelled `OUTLIER` (-1): images
         that are none of the features (EUV, magnetograms, noise, ..., see
@@ -377,6 +378,8 @@ def _record_flags(model, store, train, val, spec, **kw):
             )
     else:
         set_model_extra(model, spec)
+    if len(reference):
+        fit_credibility(model, reference, **kw)
 
 
 def _warn_if_chance(metrics, history):

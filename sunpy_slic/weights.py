@@ -56,7 +56,7 @@ META_KEY = "sunpy_slic"
 #: File name and SHA-256 of the bundled default weights (checked on load, as torchvision does).
 DEFAULT_WEIGHTS = {
     "filename": "slic_default.safetensors",
-    "sha256": "eb04f98e123634ef2cf585c869a927c4be731a76aad94fc59473a855ff786be0",
+    "sha256": "5ff52d5fcc2df5fc169570a74700dd71ccd4307b61f8c9f7bf47119025b21028",
 }
 
 

@@ -202,6 +202,8 @@ def test_fit_records_domain_and_ood_statistics(small_store):
         [make_image("sunspot", seed=5, shape=(64, 64))[0]], model=result.model, progress=False
     )
     assert "in_distribution" in table.colnames
+    assert sum(extra["credibility"]["counts"]) == len(small_store.indices("train"))
+    assert 0 <= table["credibility"][0] <= 1
 
 
 def test_reproject_to_warns_across_time_and_can_rotate(hpc_map):

@@ -172,6 +172,8 @@ def test_bundled_weights_match_their_pinned_hash_and_describe_themselves():
     assert [stage["stage"] for stage in meta.extra["lineage"]] == [1, 2, 3, 4, 5]
     assert "ood" in meta.extra
     assert "training_domain" in meta.extra
+    assert meta.extra["credibility"]["counts"] == [400] * 5
+    assert meta.extra["credibility"]["k"] == 25
 
 
 def test_update_weights_metadata_merges_and_keeps_the_tensors(tmp_path):
