@@ -118,12 +118,21 @@ def _cmd_classify(args):
         msg = "--resume and --scheduler write a resumable folder of parts: give --output NAME.parquet"
         raise ValueError(msg)
     model = load_model(args.weights, device=args.device)
-    table = classify(paths, model=model, batch_size=args.batch_size, progress=not args.no_progress)
+    table = classify(
+        paths,
+        model=model,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+        min_confidence=args.min_confidence,
+        min_credibility=args.min_credibility,
+    )
     shown = table.copy()
     shown["source"] = [Path(s).name for s in shown["source"]]
     for c in shown.colnames:
         if (c.startswith("p") and c != "probability") or c == "probability":
             shown[c].info.format = ".3f"
+        elif c == "credibility":
+            shown[c].info.format = ".2f"
     shown.pprint_all()
     if args.output:
         _write_table(table, args.output)
@@ -138,6 +147,9 @@ def _cmd_classify(args):
 
 def _classify_archive(args, paths):
     """``classify --output X.parquet``: `sunpy_slic.batch.classify_files`, optionally on a dask scheduler."""
+    if args.min_confidence is not None or args.min_credibility is not None:
+        msg = "--min-confidence and --min-credibility need an .ecsv or .csv output, not a .parquet folder"
+        raise ValueError(msg)
     client = None
     if args.scheduler:
         try:
@@ -169,6 +181,11 @@ def _classify_archive(args, paths):
     for source, error in list(zip(table["source"][~ok], table["error"][~ok], strict=True))[:10]:
         print(f"  error: {source}: {error}")
     return 0
+
+
+def _names(text):
+    """A comma-separated command-line list (``filament,sunspot``) as a list of its non-empty items."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _time_arg(text):
@@ -455,7 +472,10 @@ def _detect_file(path, stem, model, features, tiling, args):
     out = Path(args.output_dir)
     smap = read_map(path)
     prob_maps = probability_map(smap, model=model, progress=False, **tiling)
-    table = detections(prob_maps, threshold=args.threshold, features=features)
+    with warnings.catch_warnings():
+        # probability_map has warned already, and the file's line says so again.
+        warnings.filterwarnings("ignore", "the probability maps were made from a map outside", SlicWarning)
+        table = detections(prob_maps, threshold=args.threshold, features=features)
     ecsv = io.StringIO()
     _ecsv_table(table, path).write(ecsv, format="ascii.ecsv")
     suffixes = _HEK_SUFFIXES[args.hek]
@@ -625,6 +645,19 @@ def _parser():
     c.add_argument(
         "--batch-size", type=int, default=32, help="images per forward pass (default: %(default)s)"
     )
+    c.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="P",
+        help="answer 'unknown' where the top probability is below P (the abstained column says so)",
+    )
+    c.add_argument(
+        "--min-credibility",
+        type=float,
+        metavar="C",
+        help="answer 'unknown' where the credibility (the share of the 25 nearest training images "
+        "that agree, the score that best marks errors) is below C",
+    )
     c.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.set_defaults(func=_cmd_classify)
@@ -656,10 +689,11 @@ def _parser():
     )
     d.add_argument(
         "--features",
-        nargs="+",
-        metavar="FEATURE",
-        help=f"the features to look for, among {', '.join(FEATURES)} (default: all but quiet_sun); "
-        "name the files before this option",
+        action="extend",
+        type=_names,
+        metavar="FEATURE[,FEATURE...]",
+        help=f"the features to look for, comma-separated, among {', '.join(FEATURES)} (default: all "
+        "but quiet_sun)",
     )
     d.add_argument(
         "--tile",

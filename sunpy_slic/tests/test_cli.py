@@ -67,3 +67,20 @@ def test_bad_output_suffix(tiny_weights, tmp_path, capsys):
     )
     assert rc == 2
     assert ".ecsv or .csv" in capsys.readouterr().err
+
+
+def test_classify_abstains_from_the_command_line(tmp_path, capsys):
+    """The bundled weights carry a credibility bank: the table shows it, and both thresholds abstain."""
+    out = tmp_path / "results.ecsv"
+    files = [str(p) for p in sample_files()[:2]]
+    assert main(["classify", *files, "--output", str(out), "--no-progress"]) == 0
+    assert "credibility" in capsys.readouterr().out
+    plain = QTable.read(out)
+    assert all(0 <= c <= 1 for c in plain["credibility"])
+    strict = tmp_path / "strict.ecsv"
+    rc = main(["classify", *files, "--output", str(strict), "--no-progress", "--min-confidence", "1.0"])
+    assert rc == 0
+    assert list(QTable.read(strict)["feature"]) == ["unknown", "unknown"]
+    rc = main(["classify", *files, "--output", str(tmp_path / "x.parquet"), "--min-credibility", "0.5"])
+    assert rc == 2
+    assert "--min-confidence and --min-credibility need an .ecsv or .csv output" in capsys.readouterr().err

@@ -107,6 +107,7 @@ def test_detect_writes_regions_hek_records_and_maps(disk, tmp_path, capsys):
     assert (
         f"sunpy-slic detect: warning: {path}: the map is outside the model's training domain" in printed.err
     )
+    assert printed.err.count("sunpy-slic detect: warning:") == 1  # once, not again by detections
 
 
 def test_detect_plot_writes_a_png_and_leaves_no_figure_open(disk, tmp_path, capsys):
@@ -183,3 +184,25 @@ def test_detect_refuses_inputs_that_would_overwrite_each_other(tmp_path, capsys)
     assert err.startswith("sunpy-slic detect: error: inputs with the same name would overwrite")
     assert str(a) in err
     assert str(b) in err
+
+
+def test_detect_features_are_comma_separated_and_leave_the_paths_alone(disk, tmp_path, capsys):
+    path = disk[0]
+    out = tmp_path / "out"
+    rc = main(
+        [
+            "detect",
+            "--features",
+            "sunspot,Filament",
+            str(path),
+            "--output-dir",
+            str(out),
+            *TILING,
+            "--no-progress",
+        ]
+    )
+    assert rc == 0
+    assert f"{path}: " in capsys.readouterr().out
+    found = QTable.read(out / "disk_detections.ecsv")
+    assert set(found["feature"]) <= {"sunspot", "filament"}
+    assert len(found)
