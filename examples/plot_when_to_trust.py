@@ -3,9 +3,10 @@
 When to trust a result
 =========================
 
-How to see which classifications to believe: sort by confidence and look at the risk-coverage
-curve, check the calibration with a reliability diagram, let `sunpy_slic.classify` abstain with
-``min_confidence``, and see the out-of-distribution score separate images of none of the five
+How to see which classifications to believe: sort by credibility (the share of the nearest
+training images that agree, `sunpy_slic.credibility`) and look at the risk-coverage curve, check
+the calibration with a reliability diagram, let `sunpy_slic.classify` abstain with
+``min_credibility``, and see the out-of-distribution score separate images of none of the five
 features.
 
 The images are *deliberately hard* synthetic frames the model never saw (seeds from 900 000 on):
@@ -19,6 +20,7 @@ import numpy as np
 
 import sunpy_slic
 from sunpy_slic.calibration import plot_reliability, risk_coverage
+from sunpy_slic.credibility import confidence_rank
 from sunpy_slic.data.outliers import outlier_images
 from sunpy_slic.data.synthetic import make_images
 from sunpy_slic.features import FEATURES
@@ -35,17 +37,31 @@ print(f"accuracy on the hard set: {np.mean(probs.argmax(1) == labels):.2f}")
 
 ###############################################################################
 # The risk-coverage curve: keep only the most confident images (the coverage) and count the errors
-# among them (the risk). A confidence that marks the errors keeps the risk low until the coverage
-# is high. The area under the curve (AURC) is the mean risk; the error AUROC says how well a low
-# top probability ranks the wrong answers above the right ones (1 perfect, 0.5 chance).
+# among them (the risk). A score that marks the errors keeps the risk low until the coverage is
+# high. The area under the curve (AURC) is the mean risk; the error AUROC says how well a low score
+# ranks the wrong answers above the right ones (1 perfect, 0.5 chance). Two scores: the top
+# probability, and the credibility (ties broken by the probability).
 
 rc = risk_coverage(probs, labels)
+rank = confidence_rank(table["credibility"], table["probability"])
+rc_cred = risk_coverage(probs, labels, confidence=rank)
 fig, ax = plt.subplots(figsize=(5.5, 4), layout="constrained")
-ax.plot(rc["coverage"], rc["risk"], color="C0", label=f"top probability (AURC {rc['aurc']:.3f})")
+ax.plot(
+    rc_cred["coverage"],
+    rc_cred["risk"],
+    color="C1",
+    label=f"credibility (AURC {rc_cred['aurc']:.3f}, error AUROC {rc_cred['error_auroc']:.2f})",
+)
+ax.plot(
+    rc["coverage"],
+    rc["risk"],
+    color="C0",
+    label=f"top probability (AURC {rc['aurc']:.3f}, error AUROC {rc['error_auroc']:.2f})",
+)
 ax.axhline(1 - rc["accuracy"], color="0.5", ls="--", label="no abstention")
 ax.set_xlabel("coverage (fraction of images kept)")
 ax.set_ylabel("risk (error rate among those kept)")
-ax.set_title(f"Error AUROC {rc['error_auroc']:.2f}")
+ax.set_title("Which answers to believe")
 ax.set_xlim(0, 1)
 ax.set_ylim(0, None)
 ax.legend(loc="upper left")
@@ -60,15 +76,17 @@ plot_reliability(probs, labels, ax=ax)
 plt.show()
 
 ###############################################################################
-# Abstaining: below ``min_confidence`` a row's feature reads ``"unknown"`` and its ``abstained``
-# column is True; the probabilities are kept.
+# Abstaining: below ``min_credibility`` (or ``min_confidence``, on the top probability) a row's
+# feature reads ``"unknown"`` and its ``abstained`` column is True; the probabilities are kept.
 
-sure = sunpy_slic.classify(images, model=model, progress=False, min_confidence=0.8)
-kept = ~np.asarray(sure["abstained"])
-print(
-    f"min_confidence=0.8 keeps {kept.mean():.0%} of the images, "
-    f"with accuracy {np.mean(probs.argmax(1)[kept] == labels[kept]):.2f} among them"
-)
+for option in ({"min_credibility": 0.8}, {"min_confidence": 0.8}):
+    sure = sunpy_slic.classify(images, model=model, progress=False, **option)
+    kept = ~np.asarray(sure["abstained"])
+    ((name, value),) = option.items()
+    print(
+        f"{name}={value} keeps {kept.mean():.0%} of the images, "
+        f"with accuracy {np.mean(probs.argmax(1)[kept] == labels[kept]):.2f} among them"
+    )
 
 ###############################################################################
 # The out-of-distribution score (``ood_score``) on the same in-domain frames and on synthetic
