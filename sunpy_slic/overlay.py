@@ -35,6 +35,7 @@ from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.feature_distance import ood_configuration
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES, feature_name
 from sunpy_slic.io import map_date
+from sunpy_slic.limb_emission import emission_significance, emission_weight
 from sunpy_slic.preprocessing import preprocess
 from sunpy_slic.validation import check_bool, check_map
 from sunpy_slic.warning_filters import quiet, quiet_sunpy_log
@@ -141,31 +142,71 @@ def _output_step(smap, step, stride):
     return step
 
 
-def _blend(smap, probs, tile_rows, tile_cols, tile, step, max_radius):
+def _limb_weight(smap, out_rows, out_cols, step, max_radius):
+    """
+    `emission_weight` on the output pixels ``out_rows`` x ``out_cols`` (source pixel centres): the
+    source is averaged in blocks of half an output pixel, and the significance smoothed over one
+    block. None where the map has no solar geometry or no pixels above the limb.
+    """
+    block = max(1, step // 2)
+    data = np.asarray(smap.data, dtype=np.float64)
+    ny, nx = (n // block * block for n in data.shape)
+    if not ny or not nx:
+        return None
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
+        blocks = np.nanmean(data[:ny, :nx].reshape(ny // block, block, nx // block, block), axis=(1, 3))
+    offset = (block - 1) / 2
+    rows, cols = np.arange(ny // block) * block + offset, np.arange(nx // block) * block + offset
+    geometry = _rho_rsun(smap, rows, cols)
+    if geometry is None:
+        return None
+    rho, pixel = geometry
+    if max_radius is not None and max_radius <= 1:
+        return None
+    # Two blocks beyond max_radius, so that every output pixel's nearest block is measured.
+    max_rho = (max_radius if max_radius is not None else 1.5) + 2 * pixel * block
+    # Thin rings, of about 200 blocks each, follow the sky's fast fall just above the limb.
+    n_rings = int(np.clip(np.count_nonzero((rho >= 1) & (rho <= max_rho)) // 200, 1, 200))
+    z = emission_significance(blocks, rho, max_rho=max_rho, n_rings=n_rings, smooth=1.0)
+    z[rho < 1] = -np.inf  # an output pixel just beyond the limb whose nearest block is not: no emission
+    rows = np.clip(np.rint((np.asarray(out_rows) - (block - 1) / 2) / block).astype(int), 0, z.shape[0] - 1)
+    cols = np.clip(np.rint((np.asarray(out_cols) - (block - 1) / 2) / block).astype(int), 0, z.shape[1] - 1)
+    return emission_weight(z[np.ix_(rows, cols)])
+
+
+def _blend(smap, probs, tile_rows, tile_cols, tile, step, max_radius, limb_emission):
     """
     Blend the tile grid ``probs`` (5, n_rows, n_cols), of tiles centred at source pixels
     ``tile_rows`` x ``tile_cols``, onto output pixels of ``step`` source pixels.
 
-    Returns the blended maps, their meta and the window's sigma. On helioprojective maps, the disk
+    Returns the blended maps, their meta, the window's sigma and whether the emission weight was
+    applied. On helioprojective maps, the disk
     features are NaN beyond the limb, prominence more than half a tile inside it, and all of them
-    beyond ``max_radius``.
+    beyond ``max_radius``. With ``limb_emission``, prominence is NaN inside the limb and, beyond
+    it, multiplied by the emission weight of `sunpy_slic.limb_emission`.
     """
     ny, nx = smap.data.shape
     out_rows, out_cols = window_centres(ny, step, step), window_centres(nx, step, step)
     sigma = tile / 4
     blended, _ = blend_tiles(probs, tile_rows, tile_cols, out_rows, out_cols, tile, sigma)
     geometry = _rho_rsun(smap, out_rows, out_cols)
+    weighted = False
     if geometry is not None:
         rho, pixel = geometry
         for k, name in enumerate(FEATURES):
             if name == "prominence":
                 blended[k][rho < 1 - tile / 2 * pixel] = np.nan
+                weight = _limb_weight(smap, out_rows, out_cols, step, max_radius) if limb_emission else None
+                if weight is not None:
+                    blended[k] = np.where(rho < 1, np.nan, blended[k] * weight)
+                    weighted = True
             else:
                 blended[k][rho > 1] = np.nan
             if max_radius is not None:
                 blended[k][rho > max_radius] = np.nan
     meta = _grid_meta(smap, out_rows, out_cols, step)
-    return blended, meta, float(sigma)
+    return blended, meta, float(sigma), weighted
 
 
 def _domain_verdict(smap, model):
@@ -446,7 +487,8 @@ def probability_map(
     step=None,
     batch_size=64,
     device=None,
-    max_radius=1.1,
+    max_radius=1.25,
+    limb_emission=True,
     progress=True,
     amp="auto",
     compile=False,
@@ -464,8 +506,12 @@ def probability_map(
     maps on a grid of ``step``-pixel output pixels that covers the whole image (128 output pixels
     along the smaller side by default), well aligned with the source. On helioprojective maps the
     disk features (filament, flare ribbon, sunspot, quiet Sun) are NaN beyond the limb, where they
-    cannot be, and prominence is NaN more than half a tile inside it: it lives at and above the limb
-    (a prominence seen on the disk is a filament).
+    cannot be, and prominence is NaN inside it: it lives at and above the limb (a prominence seen on
+    the disk is a filament). Beyond the limb the prominence probability is multiplied by a weight
+    from the image itself (``limb_emission``, `sunpy_slic.limb_emission`): 0 where a pixel is no
+    brighter than the sky at its height, rising to 1 four standard deviations of the sky above it.
+    The network says that a tile holds a prominence; the weight says which of its pixels do, so
+    that the bare limb beside a prominence, and the sky, stay dark.
 
     ``method="tiles"`` gives one output pixel per tile, the tile's own probabilities: output pixel
     ``(i, j)`` is the tile whose centre is at source pixel ``(y0 + i * stride + (tile - 1) / 2,
@@ -504,7 +550,12 @@ def probability_map(
     device : str or `torch.device`, optional
         Where to run the model.
     max_radius : float or None
-        Tiles wholly beyond this many solar radii from the disk centre are NaN; None classifies all.
+        Tiles wholly beyond this many solar radii from the disk centre are NaN, and so is every
+        output pixel beyond it; None classifies all.
+    limb_emission : bool
+        ``"blend"`` only: weight the prominence probability beyond the limb by the emission above
+        the sky (see above). False gives the blended network probability, also half a tile inside
+        the limb. Maps without solar geometry, or with no pixels beyond the limb, are unchanged.
     progress : bool
         Show a progress bar.
     amp : bool or str
@@ -522,8 +573,9 @@ def probability_map(
         (``CRPIXi``, ``CDELTi``, ``PCi_j``, ``NAXISi``) updated, ``BUNIT`` ``''``, no
         ``DATAMIN``/``DATAMAX``-like statistics, and the keywords ``SLICFEAT`` (feature),
         ``SLICMETH`` (``'blend'`` or ``'tiles'``), ``SLICTILE``, ``SLICSTRD``, ``SLICX0``,
-        ``SLICY0`` (the tile grid, pixels), ``SLICSTEP`` and ``SLICSIGM`` (``"blend"``: output
-        pixel side and window sigma, pixels), ``SLICMRAD``, ``SLICWGT`` (weights SHA-256, first 16
+        ``SLICY0`` (the tile grid, pixels), ``SLICSTEP``, ``SLICSIGM`` and ``SLICLIMB`` (``"blend"``:
+        output pixel side and window sigma, pixels, and whether the prominence map is weighted by
+        the emission above the limb), ``SLICMRAD``, ``SLICWGT`` (weights SHA-256, first 16
         hex digits), ``SLICVER`` and a ``HISTORY`` line; ``SLIC*`` keywords of the source are
         replaced.
 
@@ -610,7 +662,9 @@ def probability_map(
 
     with quiet_sunpy_log():
         if method == "blend":
-            probs, grid_meta, sigma = _blend(smap, probs, tile_rows, tile_cols, tile, step, max_radius)
+            probs, grid_meta, sigma, weighted = _blend(
+                smap, probs, tile_rows, tile_cols, tile, step, max_radius, limb_emission
+            )
         else:
             grid_meta = _grid_meta(smap, tile_rows, tile_cols, stride)
     weights = _weights_id(model)
@@ -621,6 +675,7 @@ def probability_map(
         method_keywords = {
             "SLICSTEP": (step, "[pix] output pixel side in source pixels"),
             "SLICSIGM": (sigma, "[pix] Gaussian blending window sigma"),
+            "SLICLIMB": (weighted, "prominence weighted by emission above the limb"),
         }
     out = {}
     for k, name in enumerate(FEATURES):
@@ -646,6 +701,8 @@ def probability_map(
         )
         if method == "blend":
             history += f"; blended with a Gaussian window (sigma {sigma:g} pixels) on a {step}-pixel grid"
+            if name == "prominence" and weighted:
+                history += "; weighted by the emission above the sky beyond the limb"
         if verdict_history:
             history += f"\n{verdict_history}"
         meta = _derived_meta(grid_meta, keywords, history, f"sunpy-slic P({DISPLAY_NAMES[name]})")

@@ -211,7 +211,7 @@ def test_blended_map_finds_the_sunspot(spot_scene, spot_blend):
     assert np.nanmax(np.abs(np.diff(pmap.data, axis=1))) < 0.25
 
 
-def test_blended_map_limb(spot_scene, spot_blend):
+def test_blended_map_limb(spot_scene, spot_blend, spot_model):
     """Disk features are NaN beyond the limb; prominence is NaN deep inside the disk."""
     smap, _ = spot_scene
     from sunpy.map import all_coordinates_from_map
@@ -224,9 +224,18 @@ def test_blended_map_limb(spot_scene, spot_blend):
         assert np.isnan(data[rho > 1.01]).all()
         assert np.isfinite(data[rho < 0.95]).all()
     prom = spot_blend["prominence"].data
-    assert np.isnan(prom[rho < 0.5]).all()
-    assert np.isfinite(prom[(rho > 1.0) & (rho < 1.05)]).all()
-    assert np.isnan(prom[rho > 1.2]).all()  # beyond max_radius=1.1 and its tiles
+    assert np.isnan(prom[rho < 1.0]).all()  # at and above the limb only
+    assert np.isfinite(prom[(rho > 1.0) & (rho < 1.2)]).all()
+    assert np.isnan(prom[rho > 1.25]).all()  # beyond max_radius=1.25
+    assert spot_blend["prominence"].meta["sliclimb"] is True
+    assert "weighted by the emission above the sky" in spot_blend["prominence"].meta["history"]
+    # The scene has no prominence: the sky beyond the limb is no brighter than itself anywhere.
+    assert np.nanmax(prom) < 0.5
+    plain = probability_map(smap, model=spot_model, tile=TILE, progress=False, limb_emission=False)
+    plain = plain["prominence"]
+    assert plain.meta["sliclimb"] is False
+    assert np.isfinite(plain.data[(rho > 0.99) & (rho < 1.0)]).all()  # half a tile inside the limb
+    assert np.nanmax(prom - plain.data) <= 1e-6  # the weight only lowers
 
 
 def test_blended_detections_find_the_sunspot(spot_scene, spot_blend):
@@ -419,7 +428,9 @@ def test_probability_map_off_disk_tiles_are_nan(untrained):
     from sunpy_slic.data.synthetic import make_full_disk_map
 
     smap, _ = make_full_disk_map(seed=0, shape=(128, 128))
-    probs = probability_map(smap, method="tiles", model=untrained, tile=16, stride=16, progress=False)
+    probs = probability_map(
+        smap, method="tiles", model=untrained, tile=16, stride=16, max_radius=1.1, progress=False
+    )
     pmap = probs["prominence"]
     assert pmap.data.shape == (8, 8)
     xc, yc = _tile_centres(pmap)
