@@ -35,8 +35,10 @@ truth["feature", "row", "col", "size"].pprint_all()
 # every 16 pixels, and each tile's probabilities are spread over the pixels it covers with a
 # Gaussian window and averaged where tiles overlap (``method="blend"``, the default). The result is
 # a smooth 128 x 128 map per feature (4 x 4 source pixels per output pixel). Tiles lying wholly
-# beyond 1.1 solar radii are not classified; the disk features are NaN beyond the limb, and
-# prominence, which lives at and above the limb, is NaN deep inside the disk.
+# beyond 1.25 solar radii are not classified; the disk features are NaN beyond the limb, and
+# prominence, which lives at and above the limb, is NaN inside it. Beyond the limb the prominence
+# probability is weighted by the emission above the sky at each height (`sunpy_slic.limb_emission`):
+# the network says a tile holds a prominence, the image says which of its pixels do.
 #
 # The result is one `~sunpy.map.GenericMap` per feature, with the source's observer, date and
 # orientation and a pixel scale 4 times coarser: every pixel sits at the centre of its 4 x 4 block.

@@ -12,8 +12,8 @@ features really are, and write them as Heliophysics Event Knowledgebase records 
 The image is a synthetic full-disk scene with known feature masks
 (``make_full_disk_map(..., masks=True)``, a seed no model was trained on). The bundled weights were
 trained on tiles of such scenes, the disk's edge included: sunspots, filaments and ribbons are
-found where they are; the prominence map finds most prominences but still marks some stretches of
-the bare limb (see the model card), which the localisation metrics below show.
+found where they are, and the prominence map, weighted by the emission above the limb, finds the
+prominences and leaves the bare limb dark, as the localisation metrics below show.
 """
 
 import tempfile
