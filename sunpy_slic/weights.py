@@ -504,6 +504,12 @@ def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenanc
     `WeightsMetadata`
         The new metadata (the same SHA-256: the tensors do not change).
 
+    Raises
+    ------
+    RuntimeError
+        If the file written does not read back with the same tensors (checked, so that the
+        scripts that annotate the bundled weights need not check again).
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -532,6 +538,10 @@ def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenanc
         new[name] = old if value is None else dict(value) if name in replace else {**old, **value}
     meta = dataclasses.replace(meta, **new)
     atomic_write_bytes(out, _serialize(tensors, meta))
+    written = read_weights(out)[1]
+    if written.sha256 != meta.sha256:
+        msg = f"{out}: the tensors changed on rewriting ({meta.sha256[:16]} -> {written.sha256[:16]})"
+        raise RuntimeError(msg)
     return meta
 
 
