@@ -84,23 +84,24 @@ def emission_significance(data, rho, *, max_rho=1.3, n_rings=30, smooth=0.0):
         return z
     ring = np.minimum(((rho[above] - 1) / (max_rho - 1) * n_rings).astype(int), n_rings - 1)
     values, heights = data[above], rho[above]
-    measured = [r for r in np.unique(ring) if (ring == r).sum() >= MIN_RING_PIXELS]
-    if not measured:
+    members = [np.flatnonzero(ring == r) for r in np.unique(ring)]
+    members = [m for m in members if len(m) >= MIN_RING_PIXELS]  # the rings whose sky is measured
+    if not members:
         return z
     # The sky's level at each pixel's own height: the rings' 25th percentiles, interpolated in
     # height (the sky can fall steeply within a ring just above the limb); then its spread, from
     # each ring's pixels less their sky level. Rings with too few pixels to measure (cut by the
     # image's edge) take both from the rings measured nearest in height.
-    centres = np.array([heights[ring == r].mean() for r in measured])
-    level = np.array([np.percentile(values[ring == r], 25) for r in measured])
+    centres = np.array([heights[m].mean() for m in members])
+    level = np.array([np.percentile(values[m], 25) for m in members])
     if len(centres) > 1:  # just above the limb the sky falls fastest: extrapolate, not clamp
         slope = (level[1] - level[0]) / (centres[1] - centres[0])
         level = np.r_[level[0] + slope * (1.0 - centres[0]), level]
     heights_known = np.r_[1.0, centres] if len(centres) > 1 else centres
     residual = values - np.interp(heights, heights_known, level)
     offset, sigma = [], []
-    for r in measured:
-        q5, q25 = np.percentile(residual[ring == r], [5, 25])
+    for m in members:
+        q5, q25 = np.percentile(residual[m], [5, 25])
         offset.append(q25)
         sigma.append((q25 - q5) / _Q25_MINUS_Q5)
     offset = np.interp(heights, centres, offset)
