@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from sunpy_slic._version import __version__
 from sunpy_slic.blending import blend_tiles, window_centres, window_grid
 from sunpy_slic.classification import predict_proba, resolve_model
+from sunpy_slic.disk_contrast import contrast_significance
 from sunpy_slic.domain import check_domain
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.feature_distance import ood_configuration
@@ -50,6 +51,13 @@ _METHOD_COMMENTS = {
 }
 #: The blended maps have about this many pixels along the smaller image side by default.
 _BLEND_PIXELS = 128
+
+#: The features whose blended probability on the disk `probability_map` weights by their contrast
+#: against the quiet Sun (``disk_contrast=True``): feature -> (polarity, low, high), the weight
+#: rising from 0 at ``low`` to 1 at ``high`` robust standard deviations of the quiet Sun
+#: (`sunpy_slic.disk_contrast.contrast_significance`). Chosen on synthetic full-disk scenes of
+#: training seeds.
+DISK_CONTRAST = {"flare_ribbon": ("bright", 1.0, 4.0)}
 
 #: Metadata keywords that describe the data values of the source and are wrong for derived maps.
 _DATA_STAT_KEYS = (
@@ -142,11 +150,11 @@ def _output_step(smap, step, stride):
     return step
 
 
-def _limb_weight(smap, out_rows, out_cols, step, max_radius):
+def _blocks(smap, step):
     """
-    `emission_weight` on the output pixels ``out_rows`` x ``out_cols`` (source pixel centres): the
-    source is averaged in blocks of half an output pixel, and the significance smoothed over one
-    block. None where the map has no solar geometry or no pixels above the limb.
+    The source averaged in blocks of half an output pixel of ``step`` source pixels: ``(blocks,
+    block, rho, pixel)`` with each block centre's distance from the disk centre and the block's
+    side, in solar radii. None where the map has no solar geometry.
     """
     block = max(1, step // 2)
     data = np.asarray(smap.data, dtype=np.float64)
@@ -162,29 +170,64 @@ def _limb_weight(smap, out_rows, out_cols, step, max_radius):
     if geometry is None:
         return None
     rho, pixel = geometry
-    if max_radius is not None and max_radius <= 1:
+    return blocks, block, rho, pixel * block
+
+
+def _at_output(values, block, out_rows, out_cols):
+    """``values`` on blocks of ``block`` source pixels, read at the nearest block of each output pixel."""
+    offset = (block - 1) / 2
+    rows = np.clip(np.rint((np.asarray(out_rows) - offset) / block).astype(int), 0, values.shape[0] - 1)
+    cols = np.clip(np.rint((np.asarray(out_cols) - offset) / block).astype(int), 0, values.shape[1] - 1)
+    return values[np.ix_(rows, cols)]
+
+
+def _limb_weight(blocks, out_rows, out_cols, max_radius):
+    """
+    `emission_weight` on the output pixels ``out_rows`` x ``out_cols`` (source pixel centres), from
+    the source's `_blocks` (the significance smoothed over one block). None where the map has no
+    solar geometry or no pixels above the limb.
+    """
+    if blocks is None or (max_radius is not None and max_radius <= 1):
         return None
+    blocks, block, rho, size = blocks
     # Two blocks beyond max_radius, so that every output pixel's nearest block is measured.
-    max_rho = (max_radius if max_radius is not None else 1.5) + 2 * pixel * block
+    max_rho = (max_radius if max_radius is not None else 1.5) + 2 * size
     # Thin rings, of about 200 blocks each, follow the sky's fast fall just above the limb.
     n_rings = int(np.clip(np.count_nonzero((rho >= 1) & (rho <= max_rho)) // 200, 1, 200))
     z = emission_significance(blocks, rho, max_rho=max_rho, n_rings=n_rings, smooth=1.0)
     z[rho < 1] = -np.inf  # an output pixel just beyond the limb whose nearest block is not: no emission
-    rows = np.clip(np.rint((np.asarray(out_rows) - (block - 1) / 2) / block).astype(int), 0, z.shape[0] - 1)
-    cols = np.clip(np.rint((np.asarray(out_cols) - (block - 1) / 2) / block).astype(int), 0, z.shape[1] - 1)
-    return emission_weight(z[np.ix_(rows, cols)])
+    return emission_weight(_at_output(z, block, out_rows, out_cols))
 
 
-def _blend(smap, probs, tile_rows, tile_cols, tile, step, max_radius, limb_emission):
+def _disk_weights(blocks, out_rows, out_cols):
+    """
+    The `DISK_CONTRAST` weight of each feature it names, on the output pixels ``out_rows`` x
+    ``out_cols``, from the source's `_blocks` (dict of feature to array; NaN significance, beyond
+    the limb, gives 1). Empty where the map has no solar geometry or too little disk to measure.
+    """
+    if blocks is None:
+        return {}
+    blocks, block, rho, _ = blocks
+    weights = {}
+    for name, (polarity, low, high) in DISK_CONTRAST.items():
+        z = contrast_significance(blocks, rho, polarity=polarity)
+        if np.isnan(z).all():
+            return {}
+        weights[name] = emission_weight(_at_output(z, block, out_rows, out_cols), low=low, high=high)
+    return weights
+
+
+def _blend(smap, probs, tile_rows, tile_cols, tile, step, max_radius, limb_emission, disk_contrast):
     """
     Blend the tile grid ``probs`` (5, n_rows, n_cols), of tiles centred at source pixels
     ``tile_rows`` x ``tile_cols``, onto output pixels of ``step`` source pixels.
 
-    Returns the blended maps, their meta, the window's sigma and whether the emission weight was
-    applied. On helioprojective maps, the disk
-    features are NaN beyond the limb, prominence more than half a tile inside it, and all of them
-    beyond ``max_radius``. With ``limb_emission``, prominence is NaN inside the limb and, beyond
-    it, multiplied by the emission weight of `sunpy_slic.limb_emission`.
+    Returns the blended maps, their meta, the window's sigma, whether the emission weight was
+    applied and the features weighted by their contrast on the disk. On helioprojective maps, the
+    disk features are NaN beyond the limb, prominence more than half a tile inside it, and all of
+    them beyond ``max_radius``. With ``limb_emission``, prominence is NaN inside the limb and, beyond
+    it, multiplied by the emission weight of `sunpy_slic.limb_emission`; with ``disk_contrast``, the
+    features of `DISK_CONTRAST` are multiplied on the disk by their contrast weight.
     """
     ny, nx = smap.data.shape
     out_rows, out_cols = window_centres(ny, step, step), window_centres(nx, step, step)
@@ -192,21 +235,27 @@ def _blend(smap, probs, tile_rows, tile_cols, tile, step, max_radius, limb_emiss
     blended, _ = blend_tiles(probs, tile_rows, tile_cols, out_rows, out_cols, tile, sigma)
     geometry = _rho_rsun(smap, out_rows, out_cols)
     weighted = False
+    contrast, contrasted = {}, []
     if geometry is not None:
         rho, pixel = geometry
+        blocks = _blocks(smap, step) if limb_emission or disk_contrast else None
+        contrast = _disk_weights(blocks, out_rows, out_cols) if disk_contrast else {}
         for k, name in enumerate(FEATURES):
             if name == "prominence":
                 blended[k][rho < 1 - tile / 2 * pixel] = np.nan
-                weight = _limb_weight(smap, out_rows, out_cols, step, max_radius) if limb_emission else None
+                weight = _limb_weight(blocks, out_rows, out_cols, max_radius) if limb_emission else None
                 if weight is not None:
                     blended[k] = np.where(rho < 1, np.nan, blended[k] * weight)
                     weighted = True
             else:
                 blended[k][rho > 1] = np.nan
+                if name in contrast:
+                    blended[k] *= contrast[name]
+                    contrasted.append(name)
             if max_radius is not None:
                 blended[k][rho > max_radius] = np.nan
     meta = _grid_meta(smap, out_rows, out_cols, step)
-    return blended, meta, float(sigma), weighted
+    return blended, meta, float(sigma), weighted, contrasted
 
 
 def _domain_verdict(smap, model):
@@ -489,6 +538,7 @@ def probability_map(
     device=None,
     max_radius=1.25,
     limb_emission=True,
+    disk_contrast=True,
     progress=True,
     amp="auto",
     compile=False,
@@ -511,7 +561,12 @@ def probability_map(
     from the image itself (``limb_emission``, `sunpy_slic.limb_emission`): 0 where a pixel is no
     brighter than the sky at its height, rising to 1 four standard deviations of the sky above it.
     The network says that a tile holds a prominence; the weight says which of its pixels do, so
-    that the bare limb beside a prominence, and the sky, stay dark.
+    that the bare limb beside a prominence, and the sky, stay dark. In the same way the flare-ribbon
+    probability on the disk is multiplied by a weight from the pixel's brightness against the quiet
+    Sun at its distance from the disk centre (``disk_contrast``, `DISK_CONTRAST`,
+    `sunpy_slic.disk_contrast`): a ribbon is a brightening, so plage and quiet Sun beside it, no
+    more than a standard deviation of the quiet Sun brighter, get 0, and pixels four or more above
+    it keep the network's probability.
 
     ``method="tiles"`` gives one output pixel per tile, the tile's own probabilities: output pixel
     ``(i, j)`` is the tile whose centre is at source pixel ``(y0 + i * stride + (tile - 1) / 2,
@@ -556,6 +611,10 @@ def probability_map(
         ``"blend"`` only: weight the prominence probability beyond the limb by the emission above
         the sky (see above). False gives the blended network probability, also half a tile inside
         the limb. Maps without solar geometry, or with no pixels beyond the limb, are unchanged.
+    disk_contrast : bool
+        ``"blend"`` only: weight the flare-ribbon probability on the disk by the pixel's brightness
+        against the quiet Sun (see above). False gives the blended network probability. Maps without
+        solar geometry are unchanged.
     progress : bool
         Show a progress bar.
     amp : bool or str
@@ -575,9 +634,10 @@ def probability_map(
         ``SLICMETH`` (``'blend'`` or ``'tiles'``), ``SLICTILE``, ``SLICSTRD``, ``SLICX0``,
         ``SLICY0`` (the tile grid, pixels), ``SLICSTEP``, ``SLICSIGM`` and ``SLICLIMB`` (``"blend"``:
         output pixel side and window sigma, pixels, and whether the prominence map is weighted by
-        the emission above the limb), ``SLICMRAD``, ``SLICWGT`` (weights SHA-256, first 16
-        hex digits), ``SLICVER`` and a ``HISTORY`` line; ``SLIC*`` keywords of the source are
-        replaced.
+        the emission above the limb), ``SLICCONT`` (``"blend"``: ``'bright'`` where the map is
+        weighted by its contrast on the disk, else ``'none'``), ``SLICMRAD``, ``SLICWGT`` (weights
+        SHA-256, first 16 hex digits), ``SLICVER`` and a ``HISTORY`` line; ``SLIC*`` keywords of
+        the source are replaced.
 
     Raises
     ------
@@ -662,8 +722,8 @@ def probability_map(
 
     with quiet_sunpy_log():
         if method == "blend":
-            probs, grid_meta, sigma, weighted = _blend(
-                smap, probs, tile_rows, tile_cols, tile, step, max_radius, limb_emission
+            probs, grid_meta, sigma, weighted, contrasted = _blend(
+                smap, probs, tile_rows, tile_cols, tile, step, max_radius, limb_emission, disk_contrast
             )
         else:
             grid_meta = _grid_meta(smap, tile_rows, tile_cols, stride)
@@ -679,6 +739,9 @@ def probability_map(
         }
     out = {}
     for k, name in enumerate(FEATURES):
+        if method == "blend":
+            polarity = DISK_CONTRAST[name][0] if name in contrasted else "none"
+            method_keywords["SLICCONT"] = (polarity, "weighted by contrast on the disk")
         keywords = {
             "SLICFEAT": (name, "sunpy-slic feature of this probability map"),
             "SLICMETH": (method, _METHOD_COMMENTS[method]),
@@ -703,6 +766,9 @@ def probability_map(
             history += f"; blended with a Gaussian window (sigma {sigma:g} pixels) on a {step}-pixel grid"
             if name == "prominence" and weighted:
                 history += "; weighted by the emission above the sky beyond the limb"
+            if name in contrasted:
+                polarity = DISK_CONTRAST[name][0]
+                history += f"; weighted by how much {polarity}er than the quiet Sun it is on the disk"
         if verdict_history:
             history += f"\n{verdict_history}"
         meta = _derived_meta(grid_meta, keywords, history, f"sunpy-slic P({DISPLAY_NAMES[name]})")
