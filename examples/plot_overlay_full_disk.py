@@ -38,7 +38,9 @@ truth["feature", "row", "col", "size"].pprint_all()
 # beyond 1.25 solar radii are not classified; the disk features are NaN beyond the limb, and
 # prominence, which lives at and above the limb, is NaN inside it. Beyond the limb the prominence
 # probability is weighted by the emission above the sky at each height (`sunpy_slic.limb_emission`):
-# the network says a tile holds a prominence, the image says which of its pixels do.
+# the network says a tile holds a prominence, the image says which of its pixels do. Flare ribbons
+# are placed alike on the disk, by how much brighter than the quiet Sun each pixel is
+# (`sunpy_slic.disk_contrast`), so plage beside them is not drawn as a ribbon.
 #
 # The result is one `~sunpy.map.GenericMap` per feature, with the source's observer, date and
 # orientation and a pixel scale 4 times coarser: every pixel sits at the centre of its 4 x 4 block.
