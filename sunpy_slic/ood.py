@@ -29,6 +29,7 @@ An image is in distribution when neither signal flags it. Weights without either
 ``in_distribution = None`` (unknown).
 """
 
+import numpy as np
 import torch
 
 from sunpy_slic.credibility import DEFAULT_PER_FEATURE, credibility_bank
@@ -51,6 +52,7 @@ from sunpy_slic.weights import model_temperature, set_model_extra
 __all__ = [
     "DEFAULT_FALSE_REJECTION",
     "check_domain",
+    "dataset_embeddings",
     "feature_statistics",
     "fit_credibility",
     "fit_ood",
@@ -73,6 +75,70 @@ def _embeddings(model, data, *, desc, **kw):
     return embeddings.double().numpy(), labels.numpy()
 
 
+def dataset_embeddings(model, data, *, batch_size=64, device=None, amp=False, progress=False):
+    """
+    The network's pooled features of every image of a dataset, and their labels.
+
+    Pass them as ``train_embeddings`` to `fit_ood` and `fit_credibility` to run the training set
+    through the network once for both.
+
+    Parameters
+    ----------
+    model : `~sunpy_slic.model.SlicNet`
+    data : `~sunpy_slic.data.dataset.DatasetStore`, store path or torch Dataset of ``(x, label)``
+        A store gives its training split, without augmentation.
+    batch_size, device, amp, progress :
+        As for `fit_ood`.
+
+    Returns
+    -------
+    embeddings : `numpy.ndarray`
+        float64, ``(N, 512)`` (`~sunpy_slic.model.SlicNet.embed`).
+    labels : `numpy.ndarray`
+        int64, ``(N,)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.ood import dataset_embeddings
+    >>> model = SlicNet(image_size=32).eval()
+    >>> data = TensorDataset(torch.randn(6, 1, 32, 32), torch.arange(6) % 5)
+    >>> z, y = dataset_embeddings(model, data)
+    >>> z.shape, y.tolist()
+    ((6, 512), [0, 1, 2, 3, 4, 0])
+    """
+    _check_model(model)
+    kw = {"batch_size": batch_size, "device": device, "amp": amp, "progress": progress}
+    return _embeddings(model, _dataset(data, "train"), desc="Training-set features", **kw)
+
+
+def _check_model(model):
+    if not isinstance(model, SlicNet):
+        msg = f"model must be a sunpy_slic.model.SlicNet, got {type(model).__name__}"
+        raise TypeError(msg)
+
+
+def _given_embeddings(train_embeddings, train, model, kw):
+    """``train_embeddings`` checked against the dataset ``train``, or computed from it when None."""
+    if train_embeddings is None:
+        return _embeddings(model, train, desc="Training-set features", **kw)
+    try:
+        z, y = train_embeddings
+        z, y = np.asarray(z, dtype=np.float64), np.asarray(y)
+    except (TypeError, ValueError) as exc:
+        msg = f"train_embeddings must be an (embeddings, labels) pair from dataset_embeddings, got {exc}"
+        raise TypeError(msg) from exc
+    if z.ndim != 2 or y.shape != (len(z),) or len(z) != len(train):
+        msg = (
+            f"train_embeddings must hold one (D,) embedding and one label per training image "
+            f"({len(train)}), got embeddings of shape {z.shape} and labels of shape {y.shape}"
+        )
+        raise ValueError(msg)
+    return z, y
+
+
 def fit_ood(
     model,
     train_data,
@@ -87,6 +153,7 @@ def fit_ood(
     device=None,
     amp=False,
     progress=False,
+    train_embeddings=None,
 ):
     """
     Fit the network's out-of-distribution test and store it with the model.
@@ -116,6 +183,9 @@ def fit_ood(
     amp : bool or str
         Reduced precision for the forward passes (float32 by default).
     progress : bool
+    train_embeddings : tuple of `numpy.ndarray`, optional
+        ``train_data``'s embeddings and labels from `dataset_embeddings`, when already computed
+        (``"mahalanobis"`` only).
 
     Returns
     -------
@@ -139,9 +209,7 @@ def fit_ood(
     >>> ood["false_rejection"], model.slic_meta.extra["ood"]["threshold"] == ood["threshold"]
     (0.05, True)
     """
-    if not isinstance(model, SlicNet):
-        msg = f"model must be a sunpy_slic.model.SlicNet, got {type(model).__name__}"
-        raise TypeError(msg)
+    _check_model(model)
     false_rejection = check_fraction(false_rejection, "false_rejection")
     if method not in OOD_METHODS:
         msg = f"method must be one of {OOD_METHODS}, got {method!r}"
@@ -155,7 +223,7 @@ def fit_ood(
         stats = {"score": method, "method": "1 - top calibrated probability (outlier exposure)"}
         scores = score_probabilities(probs)
     else:
-        z, y = _embeddings(model, train, desc="Training-set features", **kw)
+        z, y = _given_embeddings(train_embeddings, train, model, kw)
         stats = feature_statistics(z, y, groups=train_groups, n_components=n_components, shrinkage=shrinkage)
         stats["score"] = method
         zv, _ = _embeddings(model, val, desc="Validation features", **kw)
@@ -176,6 +244,7 @@ def fit_credibility(
     device=None,
     amp=False,
     progress=False,
+    train_embeddings=None,
 ):
     """
     Store a credibility bank of the model's training images with the model.
@@ -198,6 +267,8 @@ def fit_credibility(
     amp : bool or str
         Reduced precision for the forward passes (float32 by default).
     progress : bool
+    train_embeddings : tuple of `numpy.ndarray`, optional
+        ``train_data``'s embeddings and labels from `dataset_embeddings`, when already computed.
 
     Returns
     -------
@@ -216,12 +287,10 @@ def fit_credibility(
     >>> fit_credibility(model, train, k=3)["counts"]
     [8, 8, 8, 8, 8]
     """
-    if not isinstance(model, SlicNet):
-        msg = f"model must be a sunpy_slic.model.SlicNet, got {type(model).__name__}"
-        raise TypeError(msg)
+    _check_model(model)
     train = _dataset(train_data, "train")
     kw = {"batch_size": batch_size, "device": device, "amp": amp, "progress": progress}
-    z, y = _embeddings(model, train, desc="Training-set features", **kw)
+    z, y = _given_embeddings(train_embeddings, train, model, kw)
     bank = credibility_bank(z, y, per_feature=per_feature, k=k, seed=seed)
     set_model_extra(model, getattr(train, "spec", None), credibility=bank)
     return bank

@@ -47,7 +47,7 @@ from sunpy_slic.domain import training_domain
 from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.model import SlicNet
-from sunpy_slic.ood import fit_credibility, fit_ood
+from sunpy_slic.ood import dataset_embeddings, fit_credibility, fit_ood
 from sunpy_slic.preprocessing import PreprocessSpec
 from sunpy_slic.runtime import (
     autocast_dtype,
@@ -361,6 +361,9 @@ def _record_flags(model, store, train, val, spec, **kw):
         set_model_extra(model, spec, training_domain=training_domain(records))
         reference = store.subset("train", augment=False)
         reference = reference if len(reference) else store.subset("all", augment=False)
+    # The training set goes through the network once, for the Mahalanobis statistics and the
+    # credibility bank alike.
+    embedded = dataset_embeddings(model, reference, **kw) if len(reference) else None
     if val is not None and len(val) >= 2 and len(reference) >= 2:
         # A model trained with outlier exposure is unsure of what is unlike its features: its top
         # probability is the better score (the model card measures both).
@@ -374,12 +377,13 @@ def _record_flags(model, store, train, val, spec, **kw):
                 val,
                 n_components=min(32, max(1, len(reference) // 4)),
                 method="max_softmax" if exposed else "mahalanobis",
+                train_embeddings=embedded,
                 **kw,
             )
     else:
         set_model_extra(model, spec)
-    if len(reference):
-        fit_credibility(model, reference, **kw)
+    if embedded is not None:
+        fit_credibility(model, reference, train_embeddings=embedded, **kw)
 
 
 def _warn_if_chance(metrics, history):

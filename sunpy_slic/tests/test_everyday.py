@@ -193,8 +193,20 @@ def test_confusion_matrix_labels_fit_the_figure():
 
 
 @pytest.mark.filterwarnings("ignore:validation accuracy .* is no better:sunpy_slic.exceptions.SlicWarning")
-def test_fit_records_domain_and_ood_statistics(small_store):
+def test_fit_records_domain_and_ood_statistics(small_store, monkeypatch):
+    import sunpy_slic.ood
+
+    passes = []
+    forward = sunpy_slic.ood.forward_dataset
+
+    def counting(model, data, *, desc, **kw):
+        passes.append(desc)
+        return forward(model, data, desc=desc, **kw)
+
+    monkeypatch.setattr(sunpy_slic.ood, "forward_dataset", counting)
     result = fit(small_store, epochs=1, progress=False, verbose=False)
+    # the training set goes through the network once for the OOD statistics and the credibility bank
+    assert passes.count("Training-set features") == 1
     extra = result.model.slic_meta.extra
     assert extra["training_domain"]["observables"] == ["h_alpha"]
     assert extra["ood"]["threshold"] > 0

@@ -16,7 +16,9 @@ from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.features import FEATURES
 from sunpy_slic.ood import (
     check_domain,
+    dataset_embeddings,
     feature_statistics,
+    fit_credibility,
     fit_ood,
     map_domain_info,
     ood_scores,
@@ -211,3 +213,18 @@ def test_bundled_model_flags_euv_but_not_its_own_kind_of_data(aia_map):
         synthetic = classify(maps, model=model, progress=False)
     assert sample["in_distribution"].all(), list(sample["ood_score"])
     assert np.mean(synthetic["in_distribution"]) >= 0.8, list(synthetic["ood_score"])
+
+
+def test_given_training_embeddings_give_the_same_statistics(setup):
+    model, train, val = fresh_model(setup), setup.train, setup.val
+    z, y = dataset_embeddings(model, train)
+    assert z.shape == (len(train), 512)
+    fresh = fit_ood(model, train, val, n_components=4)
+    given = fit_ood(model, train, val, n_components=4, train_embeddings=(z, y))
+    assert given["threshold"] == fresh["threshold"]
+    bank = fit_credibility(model, train, k=3, train_embeddings=(z, y))
+    assert bank == fit_credibility(model, train, k=3)
+    with pytest.raises(ValueError, match="one label per training image"):
+        fit_ood(model, train, val, train_embeddings=(z[:-1], y[:-1]))
+    with pytest.raises(TypeError, match="an \\(embeddings, labels\\) pair"):
+        fit_credibility(model, train, train_embeddings=z)
