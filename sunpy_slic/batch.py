@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 from sunpy_slic._version import __version__
 from sunpy_slic.atomic import atomic_write_bytes
 from sunpy_slic.classification import infer
+from sunpy_slic.credibility import credibility
 from sunpy_slic.domain import check_domain
 from sunpy_slic.exceptions import SlicWarning, SlicWeightsError
 from sunpy_slic.feature_distance import needs_embeddings, ood_configuration, score_batch, verdict
@@ -72,6 +73,7 @@ _COLUMNS = (
     *(f"p_{k}" for k in FEATURES),
     "in_distribution",
     "ood_score",
+    "credibility",
     "status",
     "error",
 )
@@ -202,21 +204,28 @@ def _finish(group, model, amp):
 
     Where the weights carry out-of-distribution information (`sunpy_slic.ood`), a row's
     ``in_distribution`` and ``ood_score`` are set as `~sunpy_slic.classify` sets them; otherwise
-    they are None and NaN.
+    they are None and NaN. Where they carry a credibility bank, ``credibility`` is set likewise
+    (`sunpy_slic.credibility`); otherwise it is NaN.
     """
     stats, domain = ood_configuration(model)
+    bank = model.slic_meta.extra.get("credibility") if model.slic_meta is not None else None
     good = [x for x, _ in group if x is not None]
-    probs, scores = [], []
+    probs, scores, agree = [], [], []
     if good:
-        probs, _, emb = infer(model, torch.cat(good), amp=amp, embed=needs_embeddings(stats))
+        probs, _, emb = infer(
+            model, torch.cat(good), amp=amp, embed=needs_embeddings(stats) or bank is not None
+        )
         if stats is not None:
             scores = [float(v) for v in score_batch(stats, probs, emb)]
-    probs, scores = iter(probs), iter(scores)
+        if bank is not None:
+            agree = [float(v) for v in credibility(bank, emb, np.argmax(probs, axis=1))]
+    probs, scores, agree = iter(probs), iter(scores), iter(agree)
     rows = []
     for x, row in group:
         reasons = row.pop("_domain", [])
         if x is None:
             row.update(feature="", probability=np.nan, status="error", in_distribution=None, ood_score=np.nan)
+            row["credibility"] = np.nan
             row.update({f"p_{k}": np.nan for k in FEATURES})
         else:
             p = next(probs)
@@ -226,6 +235,7 @@ def _finish(group, model, amp):
             row.update(feature=FEATURES[i], probability=float(p[i]), status="ok", error="")
             row.update({f"p_{k}": float(v) for k, v in zip(FEATURES, p, strict=True)})
             row.update(in_distribution=in_dist, ood_score=np.nan if score is None else score)
+            row["credibility"] = next(agree, np.nan)
         rows.append(row)
     return rows
 
@@ -267,6 +277,7 @@ def _schema(extra=None):
     ]
     fields += [pa.field(f"p_{k}", pa.float32()) for k in FEATURES]
     fields += [pa.field("in_distribution", pa.bool_()), pa.field("ood_score", pa.float32())]
+    fields += [pa.field("credibility", pa.float32())]
     fields += [pa.field("status", pa.string()), pa.field("error", pa.string())]
     return pa.schema(fields, metadata={_META_KEY: json.dumps(extra or {}).encode()})
 
@@ -352,6 +363,7 @@ def _table(columns, meta):
     unknown = np.array([f is None for f in flags], dtype=bool).reshape(-1)
     t["in_distribution"] = np.ma.MaskedArray(np.where(unknown, False, flags).astype(bool), mask=unknown)
     t["ood_score"] = np.asarray(columns["ood_score"], dtype=np.float32)
+    t["credibility"] = np.asarray(columns["credibility"], dtype=np.float32)
     t["status"] = np.asarray(columns["status"], dtype=str)
     t["error"] = np.asarray(columns["error"], dtype=str)
     return t
@@ -372,11 +384,12 @@ def read_results(output):
         One row per file, the latest written where a file was classified more than once, in the
         order the rows were written. Columns: ``source, date_obs, instrument, wavelength, feature,
         probability, p_filament, p_flare_ribbon, p_prominence, p_quiet_sun, p_sunspot,
-        in_distribution, ood_score, status, error``. ``status`` is ``"ok"`` or ``"error"``; an error
-        row has the reason in ``error``, an empty ``feature`` and NaN probabilities. ``date_obs`` is
-        masked where unknown, ``in_distribution`` where the weights carry no out-of-distribution
-        information (see `sunpy_slic.ood`) or the file could not be read, and ``ood_score`` is NaN
-        where there is none. The table's
+        in_distribution, ood_score, credibility, status, error``. ``status`` is ``"ok"`` or
+        ``"error"``; an error row has the reason in ``error``, an empty ``feature`` and NaN
+        probabilities. ``date_obs`` is masked where unknown, ``in_distribution`` where the weights
+        carry no out-of-distribution information (see `sunpy_slic.ood`) or the file could not be
+        read, and ``ood_score`` and ``credibility`` (`sunpy_slic.credibility`, the score to sort by)
+        are NaN where there is none (also in rows written by versions without the column). The table's
         ``meta["weights_sha256"]`` lists the weights that made the rows and
         ``meta["sunpy_slic_version"]`` the package versions; ``weights_name``, ``preprocessing``
         and ``date`` are those of the latest run (see `~sunpy_slic.weights.provenance_meta`).
@@ -407,9 +420,9 @@ def read_results(output):
     columns = {}
     for c in _COLUMNS:
         col = arrow.column(c)
-        if c == "ood_score":
+        if c in ("ood_score", "credibility"):
             col = col.fill_null(np.nan)
-        numeric = c in ("wavelength", "ood_score") or c.startswith("p")
+        numeric = c in ("wavelength", "ood_score", "credibility") or c.startswith("p")
         columns[c] = col.to_numpy() if numeric else np.array(col.to_pylist(), dtype=object)
     n = len(columns["source"])
     if n:

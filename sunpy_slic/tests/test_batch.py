@@ -29,6 +29,7 @@ COLUMNS = [
     *(f"p_{k}" for k in FEATURES),
     "in_distribution",
     "ood_score",
+    "credibility",
     "status",
     "error",
 ]
@@ -347,6 +348,9 @@ def test_ood_columns_match_classify_and_flagged_files_warn(hpc_map, tmp_path):
     assert list(table["in_distribution"]) == list(ref["in_distribution"])
     np.testing.assert_allclose(table["ood_score"], ref["ood_score"], rtol=1e-4, atol=1e-6)
     assert np.isfinite(table["ood_score"]).all()
+    # and the credibility of the bundled weights' bank, the score to sort by
+    np.testing.assert_allclose(table["credibility"], ref["credibility"], atol=1e-6)
+    assert np.isfinite(table["credibility"]).all()
 
 
 def test_parts_written_before_the_ood_columns_read_as_unknown(fits_files, tiny_weights, tmp_path):
@@ -355,12 +359,13 @@ def test_parts_written_before_the_ood_columns_read_as_unknown(fits_files, tiny_w
     out = tmp_path / "results.parquet"
     classify_files(fits_files[:3], out, model=tiny_weights, amp=False, progress=False)
     part = next(out.glob("part-*.parquet"))
-    old = pq.read_table(part).drop_columns(["in_distribution", "ood_score"])  # an older version's part
+    old = pq.read_table(part).drop_columns(["in_distribution", "ood_score", "credibility"])  # an older part
     pq.write_table(old, part)
     table = read_results(out)
     assert table.colnames == COLUMNS
     assert len(table) == 3
     assert table["in_distribution"].mask.all()
     assert np.isnan(table["ood_score"]).all()
+    assert np.isnan(table["credibility"]).all()
     classify_files(fits_files[3:5], out, model=tiny_weights, amp=False, progress=False)  # new parts beside it
     assert len(read_results(out)) == 5
