@@ -2,8 +2,8 @@
 Tests of sunpy_slic.visualization.
 
 The figure tests check the artists they draw (axes, WCS, contour sets, meshes, legend labels), so
-they are meaningful in a plain ``pytest`` run. Two of them can also be compared pixel by pixel with
-baseline images (pytest-mpl)::
+they are meaningful in a plain ``pytest`` run. Two of them are also compared pixel by pixel with
+baseline images (pytest-mpl; ``make test``, and so CI, passes ``--mpl``)::
 
     pytest sunpy_slic/tests/test_visualization.py --mpl -p no:cacheprovider
 
