@@ -32,12 +32,12 @@ from sunpy_slic.data.dataset import prepare_dataset
 from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES, feature_name
 from sunpy_slic.hek import to_hek_records, write_hek_json, write_voevent
-from sunpy_slic.io import map_wavelength, read_map
+from sunpy_slic.io import read_map
 from sunpy_slic.overlay import detections, probability_map
 from sunpy_slic.sequence import classify_sequence, feature_intervals, smooth_sequence
 from sunpy_slic.train import add_fit_arguments, evaluate, fit_and_save
 from sunpy_slic.visualization import plot_detections, plot_timeline
-from sunpy_slic.warning_filters import quiet, quiet_sunpy_log
+from sunpy_slic.warning_filters import quiet_sunpy_log
 from sunpy_slic.weights import load_model
 
 __all__ = ["main"]
@@ -417,20 +417,10 @@ def _ecsv_table(table, source):
     return out
 
 
-def _hek_records(table, smap):
-    """HEK records of a detections table, with the instrument, observatory and wavelength of its map."""
-    t = table.copy()
-    n = len(t)
-    with quiet():
-        instrument, observatory = smap.instrument, smap.observatory
-        wavelength = map_wavelength(smap)
-    t["instrument"] = np.array([str(instrument or "")] * n, dtype=str)
-    if observatory:
-        t["observatory"] = np.array([str(observatory)] * n, dtype=str)
-    if wavelength is not None:
-        t["wavelength"] = u.Quantity(np.full(n, wavelength.to_value(u.AA)), u.AA)
+def _hek_records(table):
+    """HEK records of a detections table (its meta names the source's instrument and wavelength)."""
     try:
-        return to_hek_records(t)
+        return to_hek_records(table)
     except ValueError as exc:
         msg = f"cannot make HEK records of its regions ({_one_line(exc)}); --hek none leaves them out"
         raise ValueError(msg) from None
@@ -479,7 +469,7 @@ def _detect_file(path, stem, model, features, tiling, args):
     ecsv = io.StringIO()
     _ecsv_table(table, path).write(ecsv, format="ascii.ecsv")
     suffixes = _HEK_SUFFIXES[args.hek]
-    records = _hek_records(table, smap) if suffixes else None
+    records = _hek_records(table) if suffixes else None
     atomic_write_bytes(out / f"{stem}_detections.ecsv", ecsv.getvalue().encode())
     for suffix in suffixes:
         write = write_hek_json if suffix == ".json" else write_voevent

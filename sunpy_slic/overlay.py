@@ -35,7 +35,7 @@ from sunpy_slic.domain import check_domain
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.feature_distance import ood_configuration
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES, feature_name
-from sunpy_slic.io import map_date
+from sunpy_slic.io import map_date, map_wavelength
 from sunpy_slic.limb_emission import emission_significance, emission_weight
 from sunpy_slic.preprocessing import preprocess
 from sunpy_slic.validation import check_bool, check_map
@@ -309,6 +309,29 @@ _IDENTITY_KEYS = {
     "dtype": "srcdtype",
     "camera": "srccam",
 }
+
+
+def _channel_keywords(smap):
+    """
+    Keywords of the source's instrument, observatory and wavelength (Å) as sunpy reads them from
+    whatever keywords the instrument uses (a Hinode frame has no WAVELNTH, only WAVE = 'TF Fe I
+    5576'): `detections` and `~sunpy_slic.hek.to_hek_records` describe the source with them.
+    """
+    with quiet_sunpy_log(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        instrument, observatory = smap.instrument, smap.observatory
+        wavelength = map_wavelength(smap)
+    out = {}
+    if instrument:
+        out["SRCINSTR"] = (str(instrument), "source instrument, as sunpy names it")
+    if observatory:
+        out["SRCOBSRV"] = (str(observatory), "source observatory, as sunpy names it")
+    if wavelength is not None:
+        out["SRCWAVLA"] = (
+            float(wavelength.to_value(u.AA)),
+            "[Angstrom] source wavelength, as sunpy reads it",
+        )
+    return out
 
 
 def _explicit_meta(smap):
@@ -637,7 +660,10 @@ def probability_map(
         the emission above the limb), ``SLICCONT`` (``"blend"``: ``'bright'`` where the map is
         weighted by its contrast on the disk, else ``'none'``), ``SLICMRAD``, ``SLICWGT`` (weights
         SHA-256, first 16 hex digits), ``SLICVER`` and a ``HISTORY`` line; ``SLIC*`` keywords of
-        the source are replaced.
+        the source are replaced. The keywords by which sunpy recognises an instrument are kept as
+        ``SRC*`` keywords (``SRCINST`` for ``INSTRUME``, ...), and the source's instrument,
+        observatory and wavelength as sunpy reads them as ``SRCINSTR``, ``SRCOBSRV`` and
+        ``SRCWAVLA`` (Å), which `detections` passes on.
 
     Raises
     ------
@@ -730,6 +756,7 @@ def probability_map(
     weights = _weights_id(model)
     version = __version__
     verdict_keywords, verdict_history = _domain_verdict(smap, model)
+    channel_keywords = _channel_keywords(smap)
     method_keywords = {}
     if method == "blend":
         method_keywords = {
@@ -757,6 +784,7 @@ def probability_map(
             "SLICWGT": (weights, "sunpy-slic weights SHA-256, first 16 hex"),
             "SLICVER": (version, "sunpy-slic version"),
             **verdict_keywords,
+            **channel_keywords,
         }
         history = (
             f"sunpy-slic {version}: P({DISPLAY_NAMES[name]}) of {tile}x{tile} pixel tiles every "
@@ -877,6 +905,7 @@ def saliency_map(smap, feature, *, model=None, device=None):
     verdict_keywords, verdict_history = _domain_verdict(smap, model)
     keywords = {
         **verdict_keywords,
+        **_channel_keywords(smap),
         "SLICFEAT": (name, "sunpy-slic feature of this saliency map"),
         "SLICMETH": ("Grad-CAM", "sunpy-slic: gradient-weighted class activation"),
         "SLICLAYR": (f"features.{layer}", "sunpy-slic layer of the class activation"),
@@ -1097,8 +1126,17 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None):
 
 
 def _source_channel(meta):
-    """The source map's ``instrument``, ``observatory`` and ``wavelength`` from a derived map's SRC* keys."""
-    out = {"instrument": str(meta.get("srcinst") or ""), "observatory": str(meta.get("srcobs") or "")}
+    """
+    The source map's ``instrument``, ``observatory`` and ``wavelength`` from a derived map's SRC*
+    keys: as sunpy read them (`_channel_keywords`), else the source's own keywords.
+    """
+    out = {
+        "instrument": str(meta.get("srcinstr") or meta.get("srcinst") or ""),
+        "observatory": str(meta.get("srcobsrv") or meta.get("srcobs") or ""),
+    }
+    if isinstance(meta.get("srcwavla"), numbers.Real):
+        out["wavelength"] = float(meta["srcwavla"]) * u.AA
+        return out
     try:
         name = str(meta.get("srcwunit") or "Angstrom").strip().lower()
         unit = u.Unit(name.replace("angstroms", "angstrom"))

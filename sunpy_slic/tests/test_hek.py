@@ -3,6 +3,7 @@ HEK records: event types, fields, JSON and VOEvent round trips, positions, bad f
 """
 
 import json
+import warnings
 import xml.etree.ElementTree as ET
 
 import astropy.units as u
@@ -310,3 +311,30 @@ def test_detections_carry_the_source_channel_into_hek_records(tiny_weights):
     )
     assert set(bare["obs_instrument"]) == {""}
     assert np.isnan(bare["obs_meanwavel"][0].to_value(u.AA))
+
+
+def test_hinode_records_have_the_wavelength_sunpy_reads_from_wave(tiny_weights):
+    """
+    A Hinode/SOT frame has no WAVELNTH, only WAVE = 'TF Fe I 5576'; sunpy reads 5576 Å from it.
+    The probability maps keep sunpy's reading (SRCINSTR, SRCOBSRV, SRCWAVLA), so records made in
+    Python name the channel as the command line's do (their observatory and wavelength were empty).
+    """
+    import sunpy.map
+
+    from sunpy_slic.data import sample_files
+    from sunpy_slic.overlay import detections, probability_map
+    from sunpy_slic.weights import load_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sunpy's notes on the Hinode header
+        smap = sunpy.map.Map(sample_files()[0])
+    assert "wavelnth" not in smap.meta or smap.meta["wavelnth"] is None
+    maps = probability_map(smap, model=load_model(tiny_weights, device="cpu"), progress=False)
+    assert maps["sunspot"].meta["srcwavla"] == pytest.approx(5576.0)
+    assert maps["sunspot"].meta["srcobsrv"] == "Hinode"
+    found = detections(maps, threshold=1e-6)
+    assert len(found)
+    records = to_hek_records(found)
+    assert set(records["obs_instrument"]) == {"SOT/NB"}
+    assert set(records["obs_observatory"]) == {"Hinode"}
+    assert records["obs_meanwavel"][0].to_value(u.AA) == pytest.approx(5576.0)
