@@ -23,6 +23,8 @@ disk by that weight (``disk_contrast=True``, the default).
 
 import numpy as np
 
+from sunpy_slic.validation import check_image_and_rho, check_int
+
 __all__ = ["POLARITIES", "contrast_significance"]
 
 #: Fewest finite pixels on the disk for the quiet Sun to be measured.
@@ -74,6 +76,8 @@ def contrast_significance(data, rho, *, polarity, ring_pixels=400):
 
     Raises
     ------
+    TypeError
+        For a ``ring_pixels`` that is not an integer.
     ValueError
         For arrays that are not 2-D of one shape, an unknown ``polarity`` or ``ring_pixels`` below
         `MIN_DISK_PIXELS`.
@@ -90,23 +94,19 @@ def contrast_significance(data, rho, *, polarity, ring_pixels=400):
     >>> bool(z[61, 100] > 10), bool(abs(z[140, 100]) < 4), bool(np.isnan(z[0, 0]))
     (True, True, True)
     """
-    data = np.asarray(data, dtype=np.float64)
-    rho = np.asarray(rho, dtype=np.float64)
-    if data.ndim != 2 or rho.shape != data.shape:
-        msg = f"data and rho must be 2-D arrays of one shape, got {data.shape} and {rho.shape}"
-        raise ValueError(msg)
+    data, rho = check_image_and_rho(data, rho)
     if polarity not in POLARITIES:
         msg = f"polarity must be one of {POLARITIES}, got {polarity!r}"
         raise ValueError(msg)
-    if isinstance(ring_pixels, bool) or int(ring_pixels) != ring_pixels or ring_pixels < MIN_DISK_PIXELS:
-        msg = f"ring_pixels must be an integer of at least {MIN_DISK_PIXELS}, got {ring_pixels!r}"
-        raise ValueError(msg)
+    ring_pixels = check_int(
+        ring_pixels, "ring_pixels", minimum=MIN_DISK_PIXELS, what=f"an integer of at least {MIN_DISK_PIXELS}"
+    )
     z = np.full(data.shape, np.nan)
     on = (rho < 1) & np.isfinite(data)
     if np.count_nonzero(on) < MIN_DISK_PIXELS:
         return z
     values, heights = data[on], rho[on]
-    ring, n_rings = _rings(heights, int(ring_pixels))
+    ring, n_rings = _rings(heights, ring_pixels)
     members = [np.flatnonzero(ring == r) for r in range(n_rings)]
     members = [m for m in members if len(m)]
     centres = np.array([heights[m].mean() for m in members])

@@ -21,6 +21,8 @@ limb by the weight (``limb_emission=True``, the default).
 import numpy as np
 from scipy import ndimage
 
+from sunpy_slic.validation import check_image_and_rho
+
 __all__ = ["emission_significance", "emission_weight"]
 
 #: Fewest finite pixels a ring must have for its sky to be measured.
@@ -70,11 +72,7 @@ def emission_significance(data, rho, *, max_rho=1.3, n_rings=30, smooth=0.0):
     >>> bool(z[100, 165] > 10), bool(abs(z[100, 30]) < 4), bool(np.isnan(z[100, 100]))
     (True, True, True)
     """
-    data = np.asarray(data, dtype=np.float64)
-    rho = np.asarray(rho, dtype=np.float64)
-    if data.ndim != 2 or rho.shape != data.shape:
-        msg = f"data and rho must be 2-D arrays of one shape, got {data.shape} and {rho.shape}"
-        raise ValueError(msg)
+    data, rho = check_image_and_rho(data, rho)
     if not max_rho > 1:
         msg = f"max_rho must be above 1 solar radius, got {max_rho!r}"
         raise ValueError(msg)

@@ -10,11 +10,13 @@ message naming the argument, what was expected and what came. `bool` is never ta
 import math
 import numbers
 
+import numpy as np
 from sunpy.map import GenericMap
 
 __all__ = [
     "check_bool",
     "check_fraction",
+    "check_image_and_rho",
     "check_int",
     "check_map",
     "check_positive_float",
@@ -209,3 +211,27 @@ def check_map(smap, name="smap"):
         msg = f"{name} must be a 2-D map, got data of shape {smap.data.shape}"
         raise ValueError(msg)
     return smap
+
+
+def check_image_and_rho(data, rho):
+    """
+    Return ``data`` and ``rho`` (each pixel's distance from the Sun's centre) as float64 arrays,
+    if they are 2-D arrays of one shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.validation import check_image_and_rho
+    >>> check_image_and_rho(np.zeros((2, 3)), np.ones((2, 3)))[1].dtype
+    dtype('float64')
+    >>> check_image_and_rho(np.zeros((2, 3)), np.ones(3))
+    Traceback (most recent call last):
+    ...
+    ValueError: data and rho must be 2-D arrays of one shape, got (2, 3) and (3,)
+    """
+    data = np.asarray(data, dtype=np.float64)
+    rho = np.asarray(rho, dtype=np.float64)
+    if data.ndim != 2 or rho.shape != data.shape:
+        msg = f"data and rho must be 2-D arrays of one shape, got {data.shape} and {rho.shape}"
+        raise ValueError(msg)
+    return data, rho

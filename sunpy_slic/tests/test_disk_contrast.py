@@ -91,12 +91,14 @@ def test_a_flat_disk_gives_finite_values():
             {"data": np.zeros((4, 4)), "rho": np.zeros((4, 4)), "polarity": "dark", "ring_pixels": 10},
             "ring_pixels must be an integer of at least 50",
         ),
-        (
-            {"data": np.zeros((4, 4)), "rho": np.zeros((4, 4)), "polarity": "dark", "ring_pixels": 99.5},
-            "ring_pixels must be an integer",
-        ),
     ],
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         contrast_significance(**kwargs)
+
+
+@pytest.mark.parametrize("ring_pixels", [99.5, True, "400"])
+def test_ring_pixels_must_be_an_integer(ring_pixels):
+    with pytest.raises(TypeError, match="ring_pixels must be an integer of at least 50, got"):
+        contrast_significance(np.zeros((4, 4)), np.zeros((4, 4)), polarity="dark", ring_pixels=ring_pixels)
