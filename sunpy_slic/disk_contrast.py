@@ -14,7 +14,9 @@ with numpy only:
   distance from the disk centre. The quiet Sun is measured in rings of equal pixel count (limb
   darkening changes it with distance), from each ring's median, and its spread from the half of
   the ring on the other side of the median from the feature (the darker half for a bright feature),
-  so that sunspots in a ring do not widen the spread against which a ribbon is measured;
+  so that the feature itself and other bright structure beside it (plage) do not widen the spread
+  against which it is measured; dark features filling less than a quarter of the ring (sunspots,
+  filaments) leave that half alone;
 * `sunpy_slic.limb_emission.emission_weight` turns the significance into a weight in [0, 1].
 
 `~sunpy_slic.overlay.probability_map` multiplies the blended flare-ribbon probability on the

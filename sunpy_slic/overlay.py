@@ -181,6 +181,31 @@ def _at_output(values, block, out_rows, out_cols):
     return values[np.ix_(rows, cols)]
 
 
+def _block_span(centres, step, block, n):
+    """First and last of the ``n`` blocks of ``block`` pixels that the output pixels centred at
+    ``centres`` (of ``step`` source pixels each) overlap."""
+    half = (step - 1) / 2
+    first = np.floor(np.rint(np.asarray(centres) - half) / block).astype(int)
+    last = np.floor(np.rint(np.asarray(centres) + half) / block).astype(int)
+    return np.clip(first, 0, n - 1), np.clip(last, 0, n - 1)
+
+
+def _max_over_output(values, block, out_rows, out_cols, step):
+    """
+    The largest of ``values`` (on blocks of ``block`` source pixels) over the blocks each output
+    pixel of ``step`` source pixels covers; NaN blocks are ignored, all-NaN gives NaN. A feature
+    one block wide lands in the output pixel it lies in, whichever of its blocks it fills.
+    """
+    r_first, r_last = _block_span(out_rows, step, block, values.shape[0])
+    c_first, c_last = _block_span(out_cols, step, block, values.shape[1])
+    out = np.full((len(r_first), len(c_first)), np.nan)
+    for dr in range(int(np.max(r_last - r_first)) + 1):
+        rows = np.minimum(r_first + dr, r_last)
+        for dc in range(int(np.max(c_last - c_first)) + 1):
+            out = np.fmax(out, values[np.ix_(rows, np.minimum(c_first + dc, c_last))])
+    return out
+
+
 def _limb_weight(blocks, out_rows, out_cols, max_radius):
     """
     `emission_weight` on the output pixels ``out_rows`` x ``out_cols`` (source pixel centres), from
@@ -199,10 +224,11 @@ def _limb_weight(blocks, out_rows, out_cols, max_radius):
     return emission_weight(_at_output(z, block, out_rows, out_cols))
 
 
-def _disk_weights(blocks, out_rows, out_cols):
+def _disk_weights(blocks, out_rows, out_cols, step):
     """
     The `DISK_CONTRAST` weight of each feature it names, on the output pixels ``out_rows`` x
-    ``out_cols``, from the source's `_blocks` (dict of feature to array; NaN significance, beyond
+    ``out_cols`` of ``step`` source pixels, from the source's `_blocks`: the weight of the most
+    significant block an output pixel covers (dict of feature to array; NaN significance, beyond
     the limb, gives 1). Empty where the map has no solar geometry or too little disk to measure.
     """
     if blocks is None:
@@ -213,7 +239,9 @@ def _disk_weights(blocks, out_rows, out_cols):
         z = contrast_significance(blocks, rho, polarity=polarity)
         if np.isnan(z).all():
             return {}
-        weights[name] = emission_weight(_at_output(z, block, out_rows, out_cols), low=low, high=high)
+        weights[name] = emission_weight(
+            _max_over_output(z, block, out_rows, out_cols, step), low=low, high=high
+        )
     return weights
 
 
@@ -239,7 +267,7 @@ def _blend(smap, probs, tile_rows, tile_cols, tile, step, max_radius, limb_emiss
     if geometry is not None:
         rho, pixel = geometry
         blocks = _blocks(smap, step) if limb_emission or disk_contrast else None
-        contrast = _disk_weights(blocks, out_rows, out_cols) if disk_contrast else {}
+        contrast = _disk_weights(blocks, out_rows, out_cols, step) if disk_contrast else {}
         for k, name in enumerate(FEATURES):
             if name == "prominence":
                 blended[k][rho < 1 - tile / 2 * pixel] = np.nan
@@ -637,7 +665,8 @@ def probability_map(
     disk_contrast : bool
         ``"blend"`` only: weight the flare-ribbon probability on the disk by the pixel's brightness
         against the quiet Sun (see above). False gives the blended network probability. Maps without
-        solar geometry are unchanged.
+        solar geometry, or with fewer than 50 finite blocks of half an output pixel on the disk,
+        are unchanged (``SLICCONT = 'none'``).
     progress : bool
         Show a progress bar.
     amp : bool or str
@@ -706,6 +735,8 @@ def probability_map(
     if method not in _METHODS:
         msg = f"method must be one of {_METHODS}, got {method!r}"
         raise ValueError(msg)
+    limb_emission = check_bool(limb_emission, "limb_emission")
+    disk_contrast = check_bool(disk_contrast, "disk_contrast")
     tile, stride, y0, x0, n_rows, n_cols = _tile_geometry(smap, tile, stride, method=method)
     if method == "blend":
         step = _output_step(smap, step, stride)

@@ -29,18 +29,26 @@ def test_a_ribbon_stands_out_and_the_quiet_sun_does_not():
     assert np.isnan(z[rho >= 1]).all()
 
 
-def test_sunspots_in_the_ring_do_not_hide_the_ribbon():
-    """The spread for a bright feature comes from the darker half: dark spots do not widen it."""
+def test_plage_and_sunspots_in_the_ring_do_not_hide_the_ribbon():
+    """
+    The spread for a bright feature comes from the darker half of its ring: bright plage filling a
+    quarter of the ring does not widen it, and nor do sunspots filling less than a quarter.
+    """
     image, rho = _disk()
     ribbon = (slice(100, 103), slice(60, 80))
     image[ribbon] += 12
     alone = contrast_significance(image, rho, polarity="bright")[ribbon]
-    spotted = image.copy()
+    busy = image.copy()
     yy, xx = np.indices(image.shape)
-    for cx in (130, 150, 170):  # umbrae at 20 % of the quiet Sun, in the ribbon's ring
-        spotted[np.hypot(yy - 101, xx - cx) < 7] = 20.0
-    beside = contrast_significance(spotted, rho, polarity="bright")[ribbon]
-    assert np.median(beside) > 0.8 * np.median(alone)
+    ring = (rho > 0.3) & (rho < 0.55) & ~np.pad(np.ones((3, 20), bool), ((100, 137), (60, 160)))
+    plage = ring & (np.random.default_rng(2).uniform(size=rho.shape) < 0.25)
+    busy[plage] += 8  # four standard deviations of the texture: bright, but not a ribbon
+    for cx in (150, 170):  # umbrae at 20 % of the quiet Sun, in the ribbon's ring
+        busy[np.hypot(yy - 101, xx - cx) < 6] = 20.0
+    beside = contrast_significance(busy, rho, polarity="bright")[ribbon]
+    # the plage lifts the median a little (0.73 of the ribbon's significance alone is left); a
+    # spread from the brighter half would be widened by the plage itself (0.40 left)
+    assert np.median(beside) > 0.6 * np.median(alone)
     assert np.median(beside) > 4
 
 

@@ -231,11 +231,39 @@ def test_blended_map_limb(spot_scene, spot_blend, spot_model):
     assert "weighted by the emission above the sky" in spot_blend["prominence"].meta["history"]
     # The scene has no prominence: the sky beyond the limb is no brighter than itself anywhere.
     assert np.nanmax(prom) < 0.5
-    plain = probability_map(smap, model=spot_model, tile=TILE, progress=False, limb_emission=False)
-    plain = plain["prominence"]
-    assert plain.meta["sliclimb"] is False
-    assert np.isfinite(plain.data[(rho > 0.99) & (rho < 1.0)]).all()  # half a tile inside the limb
-    assert np.nanmax(prom - plain.data) <= 1e-6  # the weight only lowers
+    plain = probability_map(
+        smap, model=spot_model, tile=TILE, progress=False, limb_emission=False, disk_contrast=False
+    )
+    assert plain["prominence"].meta["sliclimb"] is False
+    assert np.isfinite(plain["prominence"].data[(rho > 0.99) & (rho < 1.0)]).all()  # half a tile inside
+    assert np.nanmax(prom - plain["prominence"].data) <= 1e-6  # the weight only lowers
+    # the flare-ribbon map is weighted by its brightness on the disk, and only lowered by it
+    assert spot_blend["flare_ribbon"].meta["sliccont"] == "bright"
+    assert all(spot_blend[f].meta["sliccont"] == "none" for f in FEATURES if f != "flare_ribbon")
+    assert all(plain[f].meta["sliccont"] == "none" for f in FEATURES)
+    assert np.nanmax(spot_blend["flare_ribbon"].data - plain["flare_ribbon"].data) <= 1e-6
+    assert np.isnan(spot_blend["flare_ribbon"].data[rho > 1.01]).all()
+    with pytest.raises(TypeError, match="disk_contrast must be"):
+        probability_map(smap, model=spot_model, tile=TILE, progress=False, disk_contrast="no")
+
+
+def test_disk_weight_reads_every_block_of_an_output_pixel():
+    """An output pixel takes the most significant of the blocks it covers, not one of them."""
+    from sunpy_slic.blending import window_centres
+    from sunpy_slic.overlay import _max_over_output
+
+    centres = window_centres(16, 4, 4)  # 4 output pixels of 4 source pixels; blocks of 2
+    for row, col in ((2, 4), (3, 5), (2, 5), (3, 4)):  # each of the 2 x 2 blocks of output (1, 2)
+        values = np.zeros((8, 8))
+        values[row, col] = 9.0
+        out = _max_over_output(values, 2, centres, centres, 4)
+        assert out[1, 2] == 9.0
+        assert np.count_nonzero(out) == 1
+    values = np.full((8, 8), np.nan)
+    values[1, 1] = 3.0  # one finite block: NaN blocks beside it are ignored
+    out = _max_over_output(values, 2, centres, centres, 4)
+    assert out[0, 0] == 3.0
+    assert np.isnan(out[1:, :]).all()
 
 
 def test_blended_detections_find_the_sunspot(spot_scene, spot_blend):
