@@ -8,8 +8,9 @@ then fits what depends on the network's outputs on the validation images of ``tr
 (``x_val``/``y_val`` and ``x_vtiles``/``y_vtiles``), as ``train_v2.py`` does at the end of a stage:
 the calibration temperature (`sunpy_slic.calibration.calibrate`) and the out-of-distribution
 threshold on one minus the top calibrated probability (`sunpy_slic.ood.fit_ood`, ``max_softmax``).
-The stages averaged and ``alpha`` are recorded in ``extra["lineage"]``. Add the credibility bank
-afterwards with ``add_credibility.py``::
+The stages averaged and ``alpha`` are recorded in ``extra["lineage"]``; B's held-out figures are
+not copied (they are not the average's). Add the credibility bank afterwards with
+``add_credibility.py``, and the measured figures with ``annotate_weights.py``::
 
     .venv/bin/python scripts/average_weights.py A.safetensors B.safetensors WORK/data.npz OUT.safetensors \
         [--alpha 0.5]
@@ -35,8 +36,9 @@ from sunpy_slic.weights import load_model, save_weights
 def average(a, b, alpha):
     """The state dict ``(1 - alpha) * a + alpha * b`` (float tensors; others from ``b``)."""
     sa, sb = a.state_dict(), b.state_dict()
-    if sa.keys() != sb.keys() or any(sa[k].shape != sb[k].shape for k in sa):
-        msg = "the two weights files are not of one architecture"
+    same = a.slic_meta.model == b.slic_meta.model and a.slic_meta.preprocess == b.slic_meta.preprocess
+    if not same or sa.keys() != sb.keys() or any(sa[k].shape != sb[k].shape for k in sa):
+        msg = "the two weights files are not of one architecture and preprocessing"
         raise ValueError(msg)
     return {
         k: torch.lerp(sa[k].float(), sb[k].float(), alpha) if sa[k].is_floating_point() else sb[k] for k in sa
@@ -84,7 +86,7 @@ def main(argv=None):
         args.out,
         preprocess=meta.preprocess,
         provenance=provenance,
-        metrics=meta.metrics,
+        metrics={},  # B's figures are not the average's: measure them and add them (annotate_weights.py)
         extra=extra,
         dtype=torch.float16,
     )

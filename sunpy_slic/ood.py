@@ -128,7 +128,10 @@ def _given_embeddings(train_embeddings, train, model, kw):
         z, y = train_embeddings
         z, y = np.asarray(z, dtype=np.float64), np.asarray(y)
     except (TypeError, ValueError) as exc:
-        msg = f"train_embeddings must be an (embeddings, labels) pair from dataset_embeddings, got {exc}"
+        what = type(train_embeddings).__name__
+        if hasattr(train_embeddings, "shape"):
+            what += f" of shape {train_embeddings.shape}"
+        msg = f"train_embeddings must be an (embeddings, labels) pair from dataset_embeddings, got a {what}"
         raise TypeError(msg) from exc
     if z.ndim != 2 or y.shape != (len(z),) or len(z) != len(train):
         msg = (
