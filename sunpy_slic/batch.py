@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 from sunpy_slic._version import __version__
 from sunpy_slic.atomic import atomic_write_bytes
 from sunpy_slic.classification import infer
-from sunpy_slic.credibility import credibility
+from sunpy_slic.credibility import credibility, stored_bank
 from sunpy_slic.domain import check_domain
 from sunpy_slic.exceptions import SlicWarning, SlicWeightsError
 from sunpy_slic.feature_distance import needs_embeddings, ood_configuration, score_batch, verdict
@@ -208,7 +208,7 @@ def _finish(group, model, amp):
     (`sunpy_slic.credibility`); otherwise it is NaN.
     """
     stats, domain = ood_configuration(model)
-    bank = model.slic_meta.extra.get("credibility") if model.slic_meta is not None else None
+    bank = stored_bank(model)
     good = [x for x, _ in group if x is not None]
     probs, scores, agree = [], [], []
     if good:

@@ -15,7 +15,7 @@ from astropy.time import Time
 from sunpy.map import GenericMap, MapSequence
 from tqdm.auto import tqdm
 
-from sunpy_slic.credibility import credibility
+from sunpy_slic.credibility import credibility, stored_bank
 from sunpy_slic.domain import check_domain, observable
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.feature_distance import needs_embeddings, ood_configuration, score_batch, verdict
@@ -523,7 +523,7 @@ def classify(
     model = resolve_model(model, device)
     spec = model_spec(model)
     stats, domain = ood_configuration(model)
-    bank = model.slic_meta.extra.get("credibility") if model.slic_meta is not None else None
+    bank = stored_bank(model)
     if min_credibility is not None and bank is None:
         msg = (
             "min_credibility needs weights with a credibility bank (extra['credibility'], see "

@@ -41,6 +41,7 @@ __all__ = [
     "confidence_rank",
     "credibility",
     "credibility_bank",
+    "stored_bank",
 ]
 
 #: Neighbours that vote (chosen on the validation split of the bundled model's training data).
@@ -134,6 +135,21 @@ def credibility_bank(embeddings, labels, *, per_feature=DEFAULT_PER_FEATURE, k=N
 def _decoded(embeddings, labels, shape):
     e = np.frombuffer(base64.b64decode(embeddings), dtype="<f2").reshape(shape).astype(np.float32)
     return e, np.frombuffer(base64.b64decode(labels), dtype=np.uint8).astype(np.int64)
+
+
+def stored_bank(model):
+    """
+    The credibility bank stored with a model's weights (``extra["credibility"]``), or None.
+
+    Examples
+    --------
+    >>> from sunpy_slic.credibility import stored_bank
+    >>> from sunpy_slic.model import SlicNet
+    >>> stored_bank(SlicNet(image_size=32)) is None
+    True
+    """
+    meta = getattr(model, "slic_meta", None)
+    return None if meta is None else meta.extra.get("credibility")
 
 
 def credibility(bank, embeddings, predicted):
