@@ -797,9 +797,9 @@ def probability_map(
         }
     out = {}
     for k, name in enumerate(FEATURES):
+        polarity = DISK_CONTRAST[name][0] if method == "blend" and name in contrasted else None
         if method == "blend":
-            polarity = DISK_CONTRAST[name][0] if name in contrasted else "none"
-            method_keywords["SLICCONT"] = (polarity, "weighted by contrast on the disk")
+            method_keywords["SLICCONT"] = (polarity or "none", "weighted by contrast on the disk")
         keywords = {
             "SLICFEAT": (name, "sunpy-slic feature of this probability map"),
             "SLICMETH": (method, _METHOD_COMMENTS[method]),
@@ -825,8 +825,7 @@ def probability_map(
             history += f"; blended with a Gaussian window (sigma {sigma:g} pixels) on a {step}-pixel grid"
             if name == "prominence" and weighted:
                 history += "; weighted by the emission above the sky beyond the limb"
-            if name in contrasted:
-                polarity = DISK_CONTRAST[name][0]
+            if polarity:
                 history += f"; weighted by how much {polarity}er than the quiet Sun it is on the disk"
         if verdict_history:
             history += f"\n{verdict_history}"
