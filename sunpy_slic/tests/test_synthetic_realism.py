@@ -22,6 +22,7 @@ from sunpy_slic.data.synthetic import (
     random_scale,
 )
 from sunpy_slic.features import FEATURES
+from sunpy_slic.preprocessing import preprocess
 
 SMALL = (64, 64)
 
@@ -292,6 +293,29 @@ def test_saturation_clips():
     assert spill.sum() > full.sum()
     assert (bled[spill] == level).all()
     np.testing.assert_array_equal(bled[~spill], image[~spill].astype(np.float32))
+
+
+def test_blooming_never_saturates_most_of_the_frame():
+    # Scattered bright pixels (network at a coarse plate scale): 10 % of them saturated and bled
+    # 10 px each way would cover nearly the whole frame; blooming stops before 45 %.
+    rng = np.random.default_rng(3)
+    image = rng.normal(100, 5, (192, 192))
+    image[rng.random(image.shape) < 0.1] += 50
+    out = apply_effects(image, {"saturation": {"percentile": 90.0, "bleed": 10}}, 0)
+    share = np.mean(out == out.max())
+    assert 0.2 < share <= 0.45
+    preprocess(out)  # not refused as saturated (more than half at the maximum)
+    # a frame of the generator that used to be refused (quiet Sun at 3"/px, blooming 8 px)
+    frame, info = make_image(
+        "quiet_sun",
+        seed=130_759,
+        shape=(192, 192),
+        scale=3.018,
+        scene="physical",
+        effects={"saturation": {"percentile": 90.94, "bleed": 8}},
+    )
+    assert np.mean(frame == frame.max()) <= 0.45
+    preprocess(frame)
 
 
 def test_negative_pixels_sit_next_to_bright_kernels():

@@ -268,12 +268,23 @@ def _ccd_seams(image, rng, layout, position, offsets):
     return out
 
 
+# Blooming stops spreading before this share of the frame is saturated: no instrument team
+# releases a frame mostly at its full well, and preprocessing refuses one more than half saturated.
+_MAX_BLOOM = 0.45
+
+
 def _saturation(image, rng, percentile, bleed):
     level = float(np.percentile(image, percentile))
     out = np.minimum(image, level)
-    if bleed:  # blooming: the charge of a saturated pixel spills along its column
+    if bleed:  # blooming: the charge of a saturated pixel spills along its column, `bleed` px
         full = image >= level
-        full = ndimage.binary_dilation(full, structure=np.ones((3, 1), bool), iterations=bleed)
+        # One row at a time (the same as iterations=bleed), stopping before _MAX_BLOOM: scattered
+        # bright network at a coarse plate scale would otherwise bleed over most of the frame.
+        for _ in range(bleed):
+            grown = ndimage.binary_dilation(full, structure=np.ones((3, 1), bool))
+            if grown.mean() > _MAX_BLOOM:
+                break
+            full = grown
         out[full] = level
     return out
 
@@ -487,7 +498,9 @@ def ccd_seams(image, rng, **params):
 def saturation(image, rng, **params):
     """
     Saturation: the image clipped at a level (a percentile of its values), with blooming
-    (saturated charge bleeding along the columns) if ``bleed``.
+    (saturated charge bleeding along the columns) if ``bleed``. Blooming stops spreading before
+    45 % of the frame is saturated (scattered bright network at a coarse plate scale would
+    otherwise bleed over most of it, a frame `~sunpy_slic.preprocessing.preprocess` refuses).
 
     Parameters
     ----------
@@ -496,7 +509,7 @@ def saturation(image, rng, **params):
     rng : `numpy.random.Generator`
         Draws every parameter not given.
     **params
-        ``percentile`` and ``bleed`` (px along the columns; 0: none).
+        ``percentile`` and ``bleed`` (px along the columns, at most; 0: none).
 
     Returns
     -------
