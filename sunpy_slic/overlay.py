@@ -337,6 +337,8 @@ _IDENTITY_KEYS = {
     "dtype": "srcdtype",
     "camera": "srccam",
 }
+# Every keyword by which a derived map names the map it was made from (`_channel_keywords` too).
+_SOURCE_KEYS = frozenset(_IDENTITY_KEYS.values()) | {"srcinstr", "srcobsrv", "srcwavla"}
 
 
 def _channel_keywords(smap):
@@ -1244,7 +1246,9 @@ def reproject_to(prob_map, target_map, *, rotate=False, max_time_difference=10 *
     -------
     `~sunpy.map.GenericMap` or dict
         float32, on the target's grid, with the target's metadata (observer, date, WCS) plus the
-        probability map's sunpy-slic keywords, ``BUNIT`` ``''`` and a ``HISTORY`` line.
+        probability map's sunpy-slic keywords and the ``SRC*`` keywords naming the map the
+        probabilities were made from (not the target's instrument), ``BUNIT`` ``''`` and a
+        ``HISTORY`` line.
 
     Examples
     --------
@@ -1268,7 +1272,10 @@ def reproject_to(prob_map, target_map, *, rotate=False, max_time_difference=10 *
 
     check_map(target_map, name="target_map")
     if isinstance(prob_map, dict):
-        return {key: reproject_to(m, target_map) for key, m in prob_map.items()}
+        return {
+            key: reproject_to(m, target_map, rotate=rotate, max_time_difference=max_time_difference)
+            for key, m in prob_map.items()
+        }
     check_map(prob_map, name="prob_map")
     check_bool(rotate, "rotate")
     with quiet():
@@ -1292,10 +1299,12 @@ def reproject_to(prob_map, target_map, *, rotate=False, max_time_difference=10 *
             return_footprint=False,
         ).astype(np.float32)
     comments = prob_map.meta.get("keycomments", {}) or {}
+    # The probabilities still describe the map they were made from: its SLIC* keywords and the
+    # SRC* keywords naming its instrument and wavelength travel, not the target's.
     keywords = {
         key.upper(): (value, comments.get(key.upper(), ""))
         for key, value in prob_map.meta.items()
-        if key.lower().startswith("slic")
+        if key.lower().startswith("slic") or key.lower() in _SOURCE_KEYS
     }
     source = prob_map.meta.get("slicfeat", "map")
     how = " following differential rotation" if rotate else ""
@@ -1304,6 +1313,9 @@ def reproject_to(prob_map, target_map, *, rotate=False, max_time_difference=10 *
     )
     description = prob_map.meta.get("detector") or f"sunpy-slic {source}"
     meta = _derived_meta(_explicit_meta(target_map), keywords, history, description)
+    for key in _SOURCE_KEYS - {key.lower() for key in keywords}:
+        meta.pop(key, None)  # the target's own instrument, which made none of these probabilities
+        meta["keycomments"].pop(key.upper(), None)
     out = _new_map(data, meta)
     out.plot_settings.update({k: v for k, v in prob_map.plot_settings.items() if k in ("cmap", "norm")})
     return out

@@ -680,3 +680,37 @@ def test_reproject_to_rotated_target(untrained):
     assert np.all((out.data[finite] >= p.min() - 1e-6) & (out.data[finite] <= p.max() + 1e-6))
     with pytest.raises(TypeError, match="target_map must be a sunpy Map"):
         reproject_to(probs["quiet_sun"], target.wcs)
+
+
+def test_reproject_to_names_the_source_not_the_target(untrained):
+    # An H-alpha map's probabilities drawn on an EUV map still say they came from H-alpha: the
+    # SRC* keywords (which detections and the HEK records read) are the source's, not the target's.
+    src = _map(np.random.default_rng(8).normal(1000, 30, (96, 96)), scale=1.0, wavelength=6563 * u.AA)
+    probs = probability_map(src, model=untrained, tile=32, stride=16, progress=False)
+    target = _map(np.zeros((60, 50)), scale=1.5)
+    target = sunpy.map.Map(
+        target.data, {**target.meta, "instrume": "EUVCAM", "wavelnth": 171, "waveunit": "angstrom"}
+    )
+    out = reproject_to(probs["sunspot"], target)
+    source = probs["sunspot"].meta
+    assert source["srcinstr"] == "TESTCAM"
+    assert source["srcwavla"] == pytest.approx(6563)
+    for key in ("srcinstr", "srcinst", "srctele", "srcwavla", "srcwave", "srcwunit"):
+        assert out.meta[key] == source[key], key
+    assert "EUVCAM" not in [str(v) for v in out.meta.values()]
+    assert 171 not in [out.meta.get(k) for k in ("srcwave", "srcwavla")]
+
+
+def test_reproject_to_a_dict_passes_rotate_on(untrained):
+    src = _map(np.random.default_rng(8).normal(1000, 30, (96, 96)), scale=1.0, centre=(0, 0))
+    probs = probability_map(src, model=untrained, tile=32, stride=16, progress=False)
+    target = _map(np.zeros((60, 50)))
+    later = sunpy.map.Map(target.data, {**target.meta, "date-obs": "2021-03-06T05:06:07"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SlicWarning)
+        out = reproject_to(probs, later, rotate=True)
+    assert set(out) == set(probs)
+    assert all("differential rotation" in m.meta["history"] for m in out.values())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SlicWarning)
+        reproject_to({"sunspot": probs["sunspot"]}, later, max_time_difference=3 * u.day)
