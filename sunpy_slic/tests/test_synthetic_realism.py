@@ -306,7 +306,7 @@ def test_blooming_never_saturates_most_of_the_frame():
     assert 0.2 < share <= 0.45
     preprocess(out)  # not refused as saturated (more than half at the maximum)
     # a frame of the generator that used to be refused (quiet Sun at 3"/px, blooming 8 px)
-    frame, info = make_image(
+    frame, _ = make_image(
         "quiet_sun",
         seed=130_759,
         shape=(192, 192),
