@@ -5,14 +5,14 @@ Add a credibility bank of the training images to a weights file made by ``train_
 the 25 training images nearest to it in the network's feature space that carry the feature it was
 given. `sunpy_slic.train.fit` stores the bank by itself; ``train_v2.py`` trained the bundled weights
 in stages from a cache of preprocessed arrays, so this script embeds the feature images of the last
-stage's cache (whole frames, full-disk tiles, the Hinode frames, classic frames and disk-edge tiles;
-not the outliers, not the validation images) and stores a class-balanced sample of them with the
-weights. The tensors stay byte-identical (checked)::
+stage's cache (whole frames, full-disk tiles, the Hinode frames, classic frames, disk-edge tiles and
+the extra frames of ``--n-extra-frames``; not the outliers, not the validation images) and stores a
+class-balanced sample of them with the weights. The tensors stay byte-identical (checked)::
 
     .venv/bin/python scripts/add_credibility.py IN.safetensors WORK/data.npz OUT.safetensors \
         [--per-feature 400] [--seed 0]
 
-About 8 minutes on a 2-core CPU for the 8 089 images of the bundled model's last stage.
+About 8 minutes on a 2-core CPU for 8 089 images (v2.1's last stage), 13 for the 12 889 of v2.2's.
 """
 
 import argparse
@@ -27,7 +27,7 @@ from sunpy_slic.ood import fit_credibility
 from sunpy_slic.weights import load_model, update_weights_metadata
 
 #: The parts of ``train_v2.py``'s cache that hold labelled feature images of the training split.
-PARTS = ("frames", "tiles", "hinode", "classic", "limb")
+PARTS = ("frames", "tiles", "hinode", "classic", "limb", "extra")
 
 
 def main(argv=None):

@@ -236,6 +236,12 @@ def main(argv=None):
     p.add_argument(
         "--frames-repeat", type=int, default=1, help="times the whole synthetic frames are seen per epoch"
     )
+    p.add_argument(
+        "--n-extra-frames",
+        type=int,
+        default=0,
+        help="more whole synthetic frames per feature, from seeds of their own (added to a cached run)",
+    )
     p.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tuning)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up epochs")
     p.add_argument("--epochs", type=int, default=6)
@@ -307,6 +313,12 @@ def main(argv=None):
             shapes=[(768, 768), (1024, 1024), (1536, 1536)],
         )
         np.savez(cache, **data)
+    if args.n_extra_frames and "x_extra" not in data:
+        # Added to a cached run: new whole frames (not repeats of the first ones), drawn alike.
+        data["x_extra"], data["y_extra"], _ = synthetic_frames(
+            args.n_extra_frames, args.seed + 100_000, shape, spec, args.p_effects, progress
+        )
+        np.savez(cache, **data)
     print({k: v.shape for k, v in data.items()}, f"{time.perf_counter() - t0:.0f} s", flush=True)
 
     hinode_repeats = 3
@@ -334,6 +346,8 @@ def main(argv=None):
         parts.append(SlicDataset(data["x_limb"], data["y_limb"], augment=True, seed=args.seed + 6))
     if args.n_classic:
         parts.append(SlicDataset(data["x_classic"], data["y_classic"], augment=True, seed=args.seed + 4))
+    if args.n_extra_frames:
+        parts.append(SlicDataset(data["x_extra"], data["y_extra"], augment=True, seed=args.seed + 7))
     train = ConcatDataset(parts)
     train.spec = spec
     train.labels = np.concatenate([d._labels[d.indices] for d in parts])  # noqa: SLF001 -- this script's own data
@@ -442,6 +456,7 @@ def main(argv=None):
             "name": "sunpy-slic default v2 (128 px, synthetic + Hinode/SOT crops + outlier exposure)",
             "data": {
                 "synthetic_frames_per_class": args.n_per_class,
+                "extra_frames_per_class": args.n_extra_frames,
                 "frame_shape": args.frame_shape,
                 "p_effects": args.p_effects,
                 "full_disk_scenes": args.n_scenes,
