@@ -56,8 +56,8 @@ _BLEND_PIXELS = 128
 #: against the quiet Sun (``disk_contrast=True``): feature -> (polarity, low, high), the weight
 #: rising from 0 at ``low`` to 1 at ``high`` robust standard deviations of the quiet Sun
 #: (`sunpy_slic.disk_contrast.contrast_significance`). Chosen on synthetic full-disk scenes of
-#: training seeds.
-DISK_CONTRAST = {"flare_ribbon": ("bright", 1.0, 4.0)}
+#: training seeds (1234-1263; 6 rather than 4 because bright plage far from any flare reached 4).
+DISK_CONTRAST = {"flare_ribbon": ("bright", 1.0, 6.0)}
 
 #: Metadata keywords that describe the data values of the source and are wrong for derived maps.
 _DATA_STAT_KEYS = (
@@ -618,7 +618,7 @@ def probability_map(
     probability on the disk is multiplied by a weight from the pixel's brightness against the quiet
     Sun at its distance from the disk centre (``disk_contrast``, `DISK_CONTRAST`,
     `sunpy_slic.disk_contrast`): a ribbon is a brightening, so plage and quiet Sun beside it, no
-    more than a standard deviation of the quiet Sun brighter, get 0, and pixels four or more above
+    more than a standard deviation of the quiet Sun brighter, get 0, and pixels six or more above
     it keep the network's probability.
 
     ``method="tiles"`` gives one output pixel per tile, the tile's own probabilities: output pixel
