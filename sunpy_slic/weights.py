@@ -56,7 +56,7 @@ META_KEY = "sunpy_slic"
 #: File name and SHA-256 of the bundled default weights (checked on load, as torchvision does).
 DEFAULT_WEIGHTS = {
     "filename": "slic_default.safetensors",
-    "sha256": "5ff52d5fcc2df5fc169570a74700dd71ccd4307b61f8c9f7bf47119025b21028",
+    "sha256": "18d2b803f165fa15dbfe34ae8f28f4ae8cf81312bd4ac414f8ee6707f7a00ddb",
 }
 
 

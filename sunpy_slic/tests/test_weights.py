@@ -169,7 +169,7 @@ def test_bundled_weights_match_their_pinned_hash_and_describe_themselves():
     assert meta.provenance["data"]["synthetic_frames_per_class"] > 0
     assert meta.metrics["test_synthetic_classic"]["accuracy"] >= 0.95
     assert 0 < meta.metrics["test_synthetic_physical"]["accuracy"] <= 1
-    assert [stage["stage"] for stage in meta.extra["lineage"]] == [1, 2, 3, 4, 5]
+    assert [stage["stage"] for stage in meta.extra["lineage"]] == [1, 2, 3, 4, 5, 6, "6a", 7, "7a"]
     assert "ood" in meta.extra
     assert "training_domain" in meta.extra
     assert meta.extra["credibility"]["counts"] == [400] * 5
