@@ -56,7 +56,7 @@ META_KEY = "sunpy_slic"
 #: File name and SHA-256 of the bundled default weights (checked on load, as torchvision does).
 DEFAULT_WEIGHTS = {
     "filename": "slic_default.safetensors",
-    "sha256": "18d2b803f165fa15dbfe34ae8f28f4ae8cf81312bd4ac414f8ee6707f7a00ddb",
+    "sha256": "711adbf0f8c416abfa7633e9c76460ade33ca99848ba6a41fd53ebd6ae9b09ad",
 }
 
 
