@@ -12,7 +12,7 @@ class-balanced sample of them with the weights. The tensors stay byte-identical 
     .venv/bin/python scripts/add_credibility.py IN.safetensors WORK/data.npz OUT.safetensors \
         [--per-feature 400] [--seed 0]
 
-About 8 minutes on a 2-core CPU for 8 089 images (v2.1's last stage), 13 for the 12 889 of v2.2's.
+About 8 minutes on a 2-core CPU for 8 089 images (v2.1's last stage), 10 for the 12 889 of v2.2's.
 """
 
 import argparse

@@ -1,10 +1,11 @@
 """
 Train the bundled sunpy-slic model, reproducibly (weights v2: 128-pixel input).
 
-The bundled weights were made by this script in three stages (from scratch, then two fine-tuning
-runs with ``--init``, adding data with ``--n-classic`` and ``--n-sky-scenes``); the commands, the
-minutes and the measured figures are in the model card (``docs/model_card.rst``) and in the
-weights (``meta.extra["lineage"]``). About 4 minutes an epoch on an idle 2-core CPU.
+The bundled weights (v2.2) were made by this script in seven stages (from scratch, then fine-tuning
+runs with ``--init``, adding data with ``--n-classic``, ``--n-sky-scenes``, ``--n-limb-scenes``,
+``--frames-repeat`` and ``--n-extra-frames``) and two averages (``average_weights.py``); the
+commands, the minutes and the measured figures are in the model card (``docs/model_card.rst``) and
+in the weights (``meta.extra["lineage"]``). About 4 minutes an epoch on an idle 2-core CPU.
 
 Data (all made here, nothing downloaded; see docs/model_card.rst):
 
@@ -456,7 +457,8 @@ def main(argv=None):
             "name": "sunpy-slic default v2 (128 px, synthetic + Hinode/SOT crops + outlier exposure)",
             "data": {
                 "synthetic_frames_per_class": args.n_per_class,
-                "extra_frames_per_class": args.n_extra_frames,
+                # what the (possibly cached) data hold, not only what this run asked for
+                "extra_frames_per_class": len(data["y_extra"]) // len(FEATURES) if args.n_extra_frames else 0,
                 "frame_shape": args.frame_shape,
                 "p_effects": args.p_effects,
                 "full_disk_scenes": args.n_scenes,

@@ -1,9 +1,9 @@
 """
 The bundled model's flare-ribbon map marks the ribbons, not the plage near them (#13).
 
-The network calls bright plage near the limb a flare ribbon at p = 0.6-0.75 (on this scene one of
-the two ribbon detections of the unweighted map is plage, 0.67 of the disk's width from its
-centre), and blending spreads each ribbon's probability a tile wide: 2.5 % of the disk farther
+v2.1's network called bright plage near the limb a flare ribbon at p = 0.6-0.75 (on this scene
+one of the two ribbon detections of its unweighted map was plage, 0.67 of the disk's width from
+its centre), and blending spreads each ribbon's probability a tile wide: 2.5 % of the disk farther
 than 16 pixels from a ribbon was above 0.5. Weighting the ribbon probability by the pixel's
 brightness against the quiet Sun (`sunpy_slic.disk_contrast`, the default of `probability_map`)
 clears both. The scene's seed is reserved for evaluation (no model was trained on it, and the
