@@ -6,6 +6,8 @@ runs with ``--init``, adding data with ``--n-classic``, ``--n-sky-scenes``, ``--
 ``--frames-repeat`` and ``--n-extra-frames``) and two averages (``average_weights.py``); the
 commands, the minutes and the measured figures are in the model card (``docs/model_card.rst``) and
 in the weights (``meta.extra["lineage"]``). About 4 minutes an epoch on an idle 2-core CPU.
+``--n-extra-outliers`` (outliers of every trained family, added to a cached run) was used for a
+measured eighth stage that was not bundled (``benchmarks/RESULTS.md``).
 
 Data (all made here, nothing downloaded; see docs/model_card.rst):
 
@@ -243,6 +245,12 @@ def main(argv=None):
         default=0,
         help="more whole synthetic frames per feature, from seeds of their own (added to a cached run)",
     )
+    p.add_argument(
+        "--n-extra-outliers",
+        type=int,
+        default=0,
+        help="more outlier images of every trained family, from seeds of their own (added to a cached run)",
+    )
     p.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tuning)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up epochs")
     p.add_argument("--epochs", type=int, default=6)
@@ -320,6 +328,14 @@ def main(argv=None):
             args.n_extra_frames, args.seed + 100_000, shape, spec, args.p_effects, progress
         )
         np.savez(cache, **data)
+    if args.n_extra_outliers and "x_out_extra" not in data:
+        # Added to a cached run: outliers of every family trained on now (the cached x_out holds
+        # only the families trained on when the cache was made).
+        more, _ = outlier_images(
+            args.n_extra_outliers, seed=args.seed + 720_000, shape=(192, 192), families=trained_families
+        )
+        data["x_out_extra"] = _preprocess_batches(list(more), spec)
+        np.savez(cache, **data)
     print({k: v.shape for k, v in data.items()}, f"{time.perf_counter() - t0:.0f} s", flush=True)
 
     hinode_repeats = 3
@@ -349,6 +365,9 @@ def main(argv=None):
         parts.append(SlicDataset(data["x_classic"], data["y_classic"], augment=True, seed=args.seed + 4))
     if args.n_extra_frames:
         parts.append(SlicDataset(data["x_extra"], data["y_extra"], augment=True, seed=args.seed + 7))
+    if args.n_extra_outliers:
+        x_more = data["x_out_extra"]
+        parts.append(SlicDataset(x_more, np.full(len(x_more), OUTLIER), augment=True, seed=args.seed + 8))
     train = ConcatDataset(parts)
     train.spec = spec
     train.labels = np.concatenate([d._labels[d.indices] for d in parts])  # noqa: SLF001 -- this script's own data
