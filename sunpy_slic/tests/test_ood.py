@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import sunpy.map
+from skimage import data as skimage_data
 from sunpy.data.test import get_test_filepath
 
 from sunpy_slic.classification import classify
@@ -216,7 +217,9 @@ def test_bundled_model_flags_euv_but_not_its_own_kind_of_data(aia_map):
 
 
 def _everyday_array(kind):
-    """A bare array of the issue's everyday kinds (#14), 512 x 512."""
+    """A bare array of the issue's everyday kinds (#14), 512 x 512 (``camera``: scikit-image's size)."""
+    if kind == "camera":
+        return skimage_data.camera().astype(float)
     rows, cols = np.mgrid[:512, :512]
     if kind == "gaussian noise":
         return np.random.default_rng(0).normal(1000.0, 50.0, rows.shape)
@@ -228,37 +231,33 @@ def _everyday_array(kind):
     return ((rows // period + cols // period) % 2).astype(float)
 
 
+def _known_gap(kind, what):
+    reason = (
+        f"known gap (#14): the v2.2 weights call {what} and do not flag it; "
+        "a pass means the weights changed, so update the docs"
+    )
+    return pytest.param(kind, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
 @pytest.mark.parametrize(
-    "kind", ["gaussian noise", "linear ramp", "diagonal ramp", "checkerboard 32", "checkerboard 64"]
+    "kind",
+    [
+        "gaussian noise",
+        "linear ramp",
+        "diagonal ramp",
+        "checkerboard 32",
+        "checkerboard 64",
+        _known_gap("checkerboard 8", "an 8-pixel checkerboard quiet Sun at p = 0.71"),
+        _known_gap("camera", "scikit-image's 'camera' photograph a prominence at p = 0.91"),
+    ],
 )
 def test_bundled_model_flags_everyday_arrays(kind):
     """
     Plain arrays without metadata are judged by the network's score alone: noise, ramps and
-    coarse checkerboards must come back out of distribution. (A fine checkerboard and a
-    photograph are known gaps of the v2.2 weights, tested below as strict xfails.)
+    coarse checkerboards must come back out of distribution. A fine checkerboard and a
+    photograph are known gaps of the v2.2 weights (strict xfails: the gap stays stated).
     """
     result = classify(_everyday_array(kind), model=load_model(device="cpu"))
-    assert result.in_distribution is False, (result.feature, result.probability, result.ood_score)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (#14): the v2.2 weights call an 8-pixel checkerboard quiet Sun at p = 0.71 "
-    "and do not flag it; a pass means the weights changed, so update the docs",
-)
-def test_bundled_model_flags_a_fine_checkerboard():
-    result = classify(_everyday_array("checkerboard 8"), model=load_model(device="cpu"))
-    assert result.in_distribution is False, (result.feature, result.probability, result.ood_score)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (#14): the v2.2 weights call scikit-image's 'camera' photograph a prominence "
-    "at p = 0.91 and do not flag it; a pass means the weights changed, so update the docs",
-)
-def test_bundled_model_flags_a_photograph():
-    skimage_data = pytest.importorskip("skimage.data")
-    result = classify(skimage_data.camera().astype(float), model=load_model(device="cpu"))
     assert result.in_distribution is False, (result.feature, result.probability, result.ood_score)
 
 
