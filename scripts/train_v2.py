@@ -478,6 +478,7 @@ def main(argv=None):
                 "synthetic_frames_per_class": args.n_per_class,
                 # what the (possibly cached) data hold, not only what this run asked for
                 "extra_frames_per_class": len(data["y_extra"]) // len(FEATURES) if args.n_extra_frames else 0,
+                "extra_outliers": len(data["x_out_extra"]) if args.n_extra_outliers else 0,
                 "frame_shape": args.frame_shape,
                 "p_effects": args.p_effects,
                 "full_disk_scenes": args.n_scenes,
