@@ -89,9 +89,8 @@ def test_classify_reports_credibility_and_abstains_on_it():
     table = classify(images, model=model, progress=False)
     c = np.asarray(table["credibility"])
     assert np.all((c >= 0) & (c <= 1))
-    np.testing.assert_allclose(
-        c * DEFAULT_K, np.round(c * DEFAULT_K), atol=1e-4
-    )  # votes of 25 neighbours (float32)
+    # votes of 25 neighbours, stored as float32
+    np.testing.assert_allclose(c * DEFAULT_K, np.round(c * DEFAULT_K), atol=1e-4)
     cut = float(np.sort(c)[len(c) // 2]) + 1e-6
     strict = classify(images, model=model, progress=False, min_credibility=cut)
     np.testing.assert_array_equal(np.asarray(strict["abstained"]), c < cut)
