@@ -50,7 +50,14 @@ from sunpy_slic.classification import infer
 from sunpy_slic.credibility import credibility, stored_bank
 from sunpy_slic.domain import check_domain
 from sunpy_slic.exceptions import SlicWarning, SlicWeightsError
-from sunpy_slic.feature_distance import needs_embeddings, ood_configuration, score_batch, verdict
+from sunpy_slic.feature_distance import (
+    needs_embeddings,
+    ood_configuration,
+    score_batch,
+    score_texture,
+    texture_layer,
+    verdict,
+)
 from sunpy_slic.features import FEATURES
 from sunpy_slic.io import map_date, map_wavelength, read_map
 from sunpy_slic.model import SlicNet
@@ -210,16 +217,22 @@ def _finish(group, model, amp):
     stats, domain = ood_configuration(model)
     bank = stored_bank(model)
     good = [x for x, _ in group if x is not None]
-    probs, scores, agree = [], [], []
+    probs, scores, textures, agree = [], [], [], []
     if good:
-        probs, _, emb = infer(
-            model, torch.cat(good), amp=amp, embed=needs_embeddings(stats) or bank is not None
+        probs, _, emb, tex = infer(
+            model,
+            torch.cat(good),
+            amp=amp,
+            embed=needs_embeddings(stats) or bank is not None,
+            texture_layer=texture_layer(stats),
         )
         if stats is not None:
             scores = [float(v) for v in score_batch(stats, probs, emb)]
+        if tex is not None:
+            textures = [float(v) for v in score_texture(stats["texture"], tex)]
         if bank is not None:
             agree = [float(v) for v in credibility(bank, emb, np.argmax(probs, axis=1))]
-    probs, scores, agree = iter(probs), iter(scores), iter(agree)
+    probs, scores, textures, agree = iter(probs), iter(scores), iter(textures), iter(agree)
     rows = []
     for x, row in group:
         reasons = row.pop("_domain", [])
@@ -231,7 +244,8 @@ def _finish(group, model, amp):
             p = next(probs)
             i = int(np.argmax(p))
             score = next(scores, None)
-            in_dist = verdict(reasons, score, stats)[0] if (stats is not None or domain) else None
+            texture = next(textures, None)
+            in_dist = verdict(reasons, score, stats, texture)[0] if (stats is not None or domain) else None
             row.update(feature=FEATURES[i], probability=float(p[i]), status="ok", error="")
             row.update({f"p_{k}": float(v) for k, v in zip(FEATURES, p, strict=True)})
             row.update(in_distribution=in_dist, ood_score=np.nan if score is None else score)

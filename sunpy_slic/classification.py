@@ -18,7 +18,15 @@ from tqdm.auto import tqdm
 from sunpy_slic.credibility import credibility, stored_bank
 from sunpy_slic.domain import check_domain, observable
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
-from sunpy_slic.feature_distance import needs_embeddings, ood_configuration, score_batch, verdict
+from sunpy_slic.feature_distance import (
+    needs_embeddings,
+    ood_configuration,
+    score_batch,
+    score_texture,
+    texture_features,
+    texture_layer,
+    verdict,
+)
 from sunpy_slic.features import DISPLAY_NAMES, FEATURES
 from sunpy_slic.io import map_date, map_wavelength, read_map
 from sunpy_slic.model import SlicNet
@@ -102,31 +110,39 @@ def _dihedral(x, k):
     return torch.rot90(x, k % 4, dims=(-2, -1)) if k % 4 else x
 
 
-def infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False, compile=False):
+def infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False, compile=False, texture_layer=None):
     """
     Probabilities of a preprocessed batch, with the spread over TTA / MC-dropout passes.
 
-    Returns ``(probabilities (N, C), spread (N, C) or None, embeddings (N, D) or None)`` as numpy
-    arrays. The probabilities are the mean of ``softmax(logits / T)`` over the 8 flips and 90°
-    rotations (``tta``) and ``mc_dropout`` passes with the dropout layers active; the spread is their
-    standard deviation. Dropout sits only in the head, so the convolutions run once per flip/rotation
-    and only the head is repeated. MC-dropout draws are seeded, so results repeat.
+    Returns ``(probabilities (N, C), spread (N, C) or None, embeddings (N, D) or None, textures
+    (N, 2 C') or None)`` as numpy arrays; the textures
+    (`~sunpy_slic.feature_distance.texture_features` after ``texture_layer`` feature modules) only
+    where ``texture_layer`` is given. The probabilities are the mean of ``softmax(logits / T)``
+    over the 8 flips and 90° rotations (``tta``) and ``mc_dropout`` passes with the dropout layers
+    active; the spread is their standard deviation. Dropout sits only in the head, so the
+    convolutions run once per flip/rotation and only the head is repeated. MC-dropout draws are
+    seeded, so results repeat.
     """
-    if not tta and not mc_dropout and not embed:
-        return predict_proba(model, x, amp=amp, compile=compile).numpy(), None, None
+    if not tta and not mc_dropout and not embed and texture_layer is None:
+        return predict_proba(model, x, amp=amp, compile=compile).numpy(), None, None, None
     device = model_device(model)
     t = model_temperature(model)
     dtype = autocast_dtype(device, amp)
     net = inference_net(model, dtype)
     features = compiled(net.features, compile)
     dropouts = [m for m in net.classifier.modules() if isinstance(m, torch.nn.Dropout)]
-    samples, emb = [], None
+    samples, emb, texture = [], None, None
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.inference_mode():
         torch.manual_seed(0)
         x = to_device(x, device, dtype)
         for k in range(8 if tta else 1):
-            f = features(_dihedral(x, k))
+            if k == 0 and texture_layer is not None:  # the texture of the unchanged image, on the way
+                f = net.features[:texture_layer](x)
+                texture = texture_features(f)
+                f = net.features[texture_layer:](f)
+            else:
+                f = features(_dihedral(x, k))
             if k == 0 and embed:  # SlicNet.embed of the unchanged image
                 emb = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(f, 1), 1)
                 emb = emb.float().cpu().numpy()
@@ -141,16 +157,16 @@ def infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False, compile
     probs = stack.mean(0)
     probs = (probs / probs.sum(1, keepdim=True)).numpy()
     spread = stack.std(0, unbiased=False).numpy() if (tta or mc_dropout) else None
-    return probs, spread, emb
+    return probs, spread, emb, texture
 
 
-def _flags(img, score, stats, domain):
+def _flags(img, score, texture, stats, domain):
     """(in_distribution, reasons, domain reasons) of one image."""
     is_map = isinstance(img, GenericMap)
     if stats is None and not (domain and is_map):
         return None, (), []
     domain_reasons = check_domain(img, domain) if (domain and is_map) else []
-    return (*verdict(domain_reasons, score, stats), domain_reasons)
+    return (*verdict(domain_reasons, score, stats, texture), domain_reasons)
 
 
 def _observer(smap):
@@ -543,7 +559,7 @@ def classify(
             if len(chunk) == batch_size or n == len(items):
                 x = torch.cat([x for _, x in chunk])
                 chunk = [info for info, _ in chunk]
-                probs, spread, emb = infer(
+                probs, spread, emb, tex = infer(
                     model,
                     x,
                     amp=amp,
@@ -551,15 +567,19 @@ def classify(
                     mc_dropout=mc_dropout,
                     embed=needs_embeddings(stats) or bank is not None,
                     compile=compile,
+                    texture_layer=texture_layer(stats),
                 )
                 scores = [None] * len(chunk)
+                textures = [None] * len(chunk)
                 if stats is not None:
                     scores = [float(v) for v in score_batch(stats, probs, emb)]
+                if tex is not None:
+                    textures = [float(v) for v in score_texture(stats["texture"], tex)]
                 agree = [None] * len(chunk)
                 if bank is not None:
                     agree = [float(v) for v in credibility(bank, emb, np.argmax(probs, axis=1))]
                 for i, ((img, meta), p) in enumerate(zip(chunk, probs, strict=True)):
-                    in_dist, reasons, domain_reasons = _flags(img, scores[i], stats, domain)
+                    in_dist, reasons, domain_reasons = _flags(img, scores[i], textures[i], stats, domain)
                     if domain_reasons:
                         outside.append(f"{meta['source']}: {'; '.join(domain_reasons)}")
                     if (

@@ -15,7 +15,17 @@ Two kinds of score, named by ``extra["ood"]["score"]`` in the weights:
   of `sunpy_slic.data.outliers` it separates far better than the feature distance (see the model
   card).
 
-The statistics and the threshold are fitted by `sunpy_slic.ood.fit_ood` and stored in the weights;
+Either kind may carry a third test, the **texture score** (``extra["ood"]["texture"]``): the
+Mahalanobis distance of the image's texture, the mean and standard deviation of each channel of
+an intermediate layer (`texture_features`, by default `TEXTURE_LAYER`), from the training images'
+textures, with no class involved. It is fitted on in-domain images alone (no outliers), so it
+flags kinds of image the model was never shown, that the top probability misses because the
+network gives them a confident answer anyway (a coronagraph's occulter and streamers, for one).
+Its threshold flags 1 % of validation images (`DEFAULT_TEXTURE_FALSE_REJECTION`). Statistics of
+channels in the spirit of Gram-matrix and feature-statistics detectors (Sastry & Oore 2020;
+Lee et al. 2018 use several layers likewise).
+
+The statistics and the thresholds are fitted by `sunpy_slic.ood.fit_ood` and stored in the weights;
 this module only scores, so inference never imports training.
 """
 
@@ -30,7 +40,9 @@ from sunpy_slic.weights import model_temperature
 
 __all__ = [
     "DEFAULT_FALSE_REJECTION",
+    "DEFAULT_TEXTURE_FALSE_REJECTION",
     "OOD_METHODS",
+    "TEXTURE_LAYER",
     "feature_statistics",
     "needs_embeddings",
     "ood_configuration",
@@ -38,6 +50,10 @@ __all__ = [
     "score_batch",
     "score_embeddings",
     "score_probabilities",
+    "score_texture",
+    "texture_features",
+    "texture_layer",
+    "texture_statistics",
     "threshold_statistics",
     "verdict",
 ]
@@ -47,6 +63,17 @@ OOD_METHODS = ("mahalanobis", "max_softmax")
 
 #: The default fraction of in-distribution (validation) images the feature-distance test flags.
 DEFAULT_FALSE_REJECTION = 0.05
+
+#: The default fraction of in-distribution (validation) images the texture test flags (it comes on
+#: top of the first test's).
+DEFAULT_TEXTURE_FALSE_REJECTION = 0.01
+
+#: The default layer of the texture test: the number of `SlicNet.features
+#: <sunpy_slic.model.SlicNet>` modules run, 20 ending on the ReLU after the second 256-channel
+#: convolution (VGG-13 block 3, a quarter of the input resolution). Chosen on synthetic data as
+#: the layer that flags none of the real Hinode/SOT frames and their tiles and separates the
+#: trained outlier families best (benchmarks/RESULTS.md).
+TEXTURE_LAYER = 20
 
 _METHOD = (
     "class-conditional Mahalanobis distance, shared covariance (probabilistic PCA), SlicNet.embed features"
@@ -185,6 +212,95 @@ def score_embeddings(stats, embeddings):
     return best / means.shape[1]
 
 
+def texture_features(activations):
+    """
+    The texture of each image in a batch of layer activations: ``log(1 + x)`` of the mean and of the
+    standard deviation of each channel over the image.
+
+    Parameters
+    ----------
+    activations : `torch.Tensor`
+        ``(N, C, H, W)``, the output of ``model.features[:layer]``.
+
+    Returns
+    -------
+    `numpy.ndarray`
+        float64, ``(N, 2 C)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sunpy_slic.feature_distance import texture_features
+    >>> texture_features(torch.ones(2, 3, 4, 4)).shape
+    (2, 6)
+    """
+    if not isinstance(activations, torch.Tensor) or activations.ndim != 4:
+        is_tensor = isinstance(activations, torch.Tensor)
+        what = tuple(activations.shape) if is_tensor else type(activations).__name__
+        msg = f"expected activations as a torch.Tensor of shape (N, C, H, W), got {what}"
+        raise ValueError(msg)
+    a = activations.float()
+    mean = a.mean(dim=(2, 3))
+    std = a.std(dim=(2, 3), unbiased=False)
+    stats = torch.cat([mean, std], dim=1).clamp_min(0)
+    return torch.log1p(stats).double().cpu().numpy()
+
+
+def texture_statistics(features, *, layer=TEXTURE_LAYER, n_components=32, shrinkage=0.1):
+    """
+    Statistics of in-domain textures (`texture_features`) for the texture score.
+
+    One mean and a probabilistic-PCA covariance over all in-domain images (as `feature_statistics`,
+    with no classes: a texture belongs to the image, not to the feature it shows).
+
+    Parameters
+    ----------
+    features : array-like, shape (N, D)
+        Textures of in-domain training images (no outliers).
+    layer : int
+        The number of ``model.features`` modules they were taken after.
+    n_components, shrinkage :
+        As for `feature_statistics`.
+
+    Returns
+    -------
+    dict
+        `feature_statistics`'s entries plus ``layer``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.feature_distance import score_texture, texture_statistics
+    >>> z = np.random.default_rng(0).normal(size=(100, 8))
+    >>> stats = texture_statistics(z, layer=20, n_components=4)
+    >>> near, far = score_texture(stats, np.stack([z[0], z[0] + 20]))
+    >>> stats["layer"], bool(far > 10 * near)
+    (20, True)
+    """
+    z = np.asarray(features, dtype=np.float64)
+    if z.ndim != 2:
+        msg = f"expected textures of shape (N, D), got {z.shape}"
+        raise ValueError(msg)
+    one_class = np.zeros(len(z), dtype=np.int64)
+    stats = feature_statistics(z, one_class, n_components=n_components, shrinkage=shrinkage)
+    stats["groups"] = [["any feature", ""]]
+    stats["method"] = "Mahalanobis distance of channel means and standard deviations, probabilistic PCA"
+    stats["layer"] = int(layer)
+    return stats
+
+
+def score_texture(stats, features):
+    """The texture score of each image (as `score_embeddings`; larger: less like the training set)."""
+    return score_embeddings(stats, features)
+
+
+def texture_layer(stats):
+    """The layer of the texture test stored in ``stats`` (``extra["ood"]`` or None), or None."""
+    if stats is None or "texture" not in stats:
+        return None
+    return int(stats["texture"]["layer"])
+
+
 def score_probabilities(probabilities):
     """
     The ``"max_softmax"`` score of each image: one minus its largest class probability.
@@ -307,15 +423,20 @@ def ood_configuration(model):
     return meta.extra.get("ood"), meta.extra.get("training_domain")
 
 
-def verdict(domain_reasons, score, stats):
+def verdict(domain_reasons, score, stats, texture=None):
     """
-    ``(in_distribution, reasons)`` from why an image is outside the training domain and its score.
+    ``(in_distribution, reasons)`` from why an image is outside the training domain, its score and
+    its texture score (None where the weights have no texture test).
 
     Examples
     --------
     >>> from sunpy_slic.feature_distance import verdict
     >>> verdict([], 0.5, {"threshold": 1.0, "false_rejection": 0.05})
     (True, ())
+    >>> texture = {"threshold": 2.0, "false_rejection": 0.01}
+    >>> stats = {"threshold": 1.0, "false_rejection": 0.05, "texture": texture}
+    >>> verdict([], 0.5, stats, texture=3.0)[1]
+    ('texture score 3 is above the threshold 2 (which flags 1% of validation images)',)
     """
     reasons = list(domain_reasons)
     if stats is not None and score is not None and score > stats["threshold"]:
@@ -323,5 +444,11 @@ def verdict(domain_reasons, score, stats):
         reasons.append(
             f"{what} {score:.3g} is above the threshold {stats['threshold']:.3g} "
             f"(which flags {stats['false_rejection']:.0%} of validation images)"
+        )
+    tex = None if stats is None else stats.get("texture")
+    if tex is not None and texture is not None and texture > tex["threshold"]:
+        reasons.append(
+            f"texture score {texture:.3g} is above the threshold {tex['threshold']:.3g} "
+            f"(which flags {tex['false_rejection']:.0%} of validation images)"
         )
     return not reasons, tuple(reasons)

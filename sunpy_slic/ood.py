@@ -25,27 +25,40 @@ image, ``in_distribution`` (bool) and ``ood_score``:
    quantile of the scores of validation images, so that a stated fraction (5 % by default) of
    in-distribution images is flagged (`fit_ood`).
 
-An image is in distribution when neither signal flags it. Weights without either entry give
+   Either kind may come with the **texture test** (``extra["ood"]["texture"]``): the Mahalanobis
+   distance of the mean and standard deviation of each channel of an intermediate layer from
+   those of in-domain training images (never outliers), with a threshold that flags 1 % of
+   in-domain validation images. It flags kinds of image the network answers confidently although
+   it was never shown them (`sunpy_slic.feature_distance`).
+
+An image is in distribution when no signal flags it. Weights without either entry give
 ``in_distribution = None`` (unknown).
 """
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from sunpy_slic.credibility import DEFAULT_PER_FEATURE, credibility_bank
 from sunpy_slic.data.dataset import as_dataset
 from sunpy_slic.domain import check_domain, map_domain_info, set_training_domain, training_domain
 from sunpy_slic.feature_distance import (
     DEFAULT_FALSE_REJECTION,
+    DEFAULT_TEXTURE_FALSE_REJECTION,
     OOD_METHODS,
+    TEXTURE_LAYER,
     feature_statistics,
     ood_scores,
     score_embeddings,
     score_probabilities,
+    score_texture,
+    texture_features,
+    texture_statistics,
     threshold_statistics,
 )
 from sunpy_slic.model import SlicNet
-from sunpy_slic.runtime import forward_dataset
+from sunpy_slic.runtime import autocast_dtype, forward_dataset, model_device, resolve_device, to_device
 from sunpy_slic.validation import check_fraction
 from sunpy_slic.weights import model_temperature, set_model_extra
 
@@ -53,6 +66,7 @@ __all__ = [
     "DEFAULT_FALSE_REJECTION",
     "check_domain",
     "dataset_embeddings",
+    "dataset_textures",
     "feature_statistics",
     "fit_credibility",
     "fit_ood",
@@ -114,6 +128,86 @@ def dataset_embeddings(model, data, *, batch_size=64, device=None, amp=False, pr
     return _embeddings(model, _dataset(data, "train"), desc="Training-set features", **kw)
 
 
+def dataset_textures(
+    model,
+    data,
+    *,
+    layer=TEXTURE_LAYER,
+    batch_size=64,
+    device=None,
+    amp=False,
+    progress=False,
+    desc="Textures",
+):
+    """
+    The texture (`~sunpy_slic.feature_distance.texture_features`) of every image of a dataset, and
+    the labels.
+
+    Parameters
+    ----------
+    model : `~sunpy_slic.model.SlicNet`
+    data : `~sunpy_slic.data.dataset.DatasetStore`, store path or torch Dataset of ``(x, label)``
+        A store gives its training split, without augmentation.
+    layer : int
+        How many ``model.features`` modules to run (`~sunpy_slic.feature_distance.TEXTURE_LAYER`).
+    batch_size, device, amp, progress :
+        As for `fit_ood`.
+
+    Returns
+    -------
+    textures : `numpy.ndarray`
+        float64, ``(N, 2 C)``.
+    labels : `numpy.ndarray`
+        int64, ``(N,)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.ood import dataset_textures
+    >>> model = SlicNet(image_size=32).eval()
+    >>> data = TensorDataset(torch.randn(6, 1, 32, 32), torch.arange(6) % 5)
+    >>> t, y = dataset_textures(model, data)
+    >>> t.shape, y.tolist()
+    ((6, 512), [0, 1, 2, 3, 4, 0])
+    """
+    _check_model(model)
+    layer = _check_layer(model, layer)
+    data = _dataset(data, "train")
+    if len(data) == 0:
+        msg = "the data are empty"
+        raise ValueError(msg)
+    device = model_device(model) if device is None else resolve_device(device)
+    dtype = autocast_dtype(device, amp)
+    model.to(device)
+    loader = DataLoader(data, batch_size=batch_size, shuffle=False)
+    was_training = model.training
+    model.eval()
+    textures, labels = [], []
+    try:
+        with torch.inference_mode():
+            for x, y in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not progress):
+                x = model.check_input(to_device(x, device), head=False)
+                with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                    textures.append(texture_features(model.features[:layer](x)))
+                labels.append(torch.as_tensor(y).numpy())
+    finally:
+        model.train(was_training)
+    return np.concatenate(textures), np.concatenate(labels).astype(np.int64)
+
+
+def _check_layer(model, layer):
+    if isinstance(layer, bool) or not isinstance(layer, int | np.integer):
+        msg = f"layer must be an integer, got {type(layer).__name__} ({layer!r})"
+        raise TypeError(msg)
+    if not 1 <= layer < len(model.features):
+        last = len(model.features) - 1
+        msg = f"layer must be between 1 and {last} (the model.features modules run), got {layer}"
+        raise ValueError(msg)
+    return int(layer)
+
+
 def _check_model(model):
     if not isinstance(model, SlicNet):
         msg = f"model must be a sunpy_slic.model.SlicNet, got {type(model).__name__}"
@@ -157,9 +251,11 @@ def fit_ood(
     amp=False,
     progress=False,
     train_embeddings=None,
+    texture_layer=TEXTURE_LAYER,
+    texture_false_rejection=DEFAULT_TEXTURE_FALSE_REJECTION,
 ):
     """
-    Fit the network's out-of-distribution test and store it with the model.
+    Fit the network's out-of-distribution tests and store them with the model.
 
     Parameters
     ----------
@@ -189,6 +285,12 @@ def fit_ood(
     train_embeddings : tuple of `numpy.ndarray`, optional
         ``train_data``'s embeddings and labels from `dataset_embeddings`, when already computed
         (``"mahalanobis"`` only).
+    texture_layer : int or None
+        The layer of the texture test (`~sunpy_slic.feature_distance.TEXTURE_LAYER`; see
+        `sunpy_slic.feature_distance`), fitted on the training images that show a feature (not the
+        outliers), its threshold on the validation images that do; None: no texture test.
+    texture_false_rejection : float
+        The fraction of in-distribution images the texture test is allowed to flag, in (0, 1).
 
     Returns
     -------
@@ -196,7 +298,8 @@ def fit_ood(
         What is stored as ``model.slic_meta.extra["ood"]``: ``score`` (the method), the statistics
         (``"mahalanobis"``) plus ``threshold``,
         ``false_rejection``, ``n_val`` and ``val_rejected`` (the fraction of validation images
-        above the threshold).
+        above the threshold), and ``texture`` (`~sunpy_slic.feature_distance.texture_statistics`
+        with its own threshold entries), unless ``texture_layer`` is None.
 
     Examples
     --------
@@ -211,9 +314,14 @@ def fit_ood(
     >>> ood = fit_ood(model, train, val, n_components=8)
     >>> ood["false_rejection"], model.slic_meta.extra["ood"]["threshold"] == ood["threshold"]
     (0.05, True)
+    >>> ood["texture"]["layer"], ood["texture"]["false_rejection"]
+    (20, 0.01)
     """
     _check_model(model)
     false_rejection = check_fraction(false_rejection, "false_rejection")
+    if texture_layer is not None:
+        texture_layer = _check_layer(model, texture_layer)
+        texture_false_rejection = check_fraction(texture_false_rejection, "texture_false_rejection")
     if method not in OOD_METHODS:
         msg = f"method must be one of {OOD_METHODS}, got {method!r}"
         raise ValueError(msg)
@@ -232,7 +340,28 @@ def fit_ood(
         zv, _ = _embeddings(model, val, desc="Validation features", **kw)
         scores = score_embeddings(stats, zv)
     stats.update(threshold_statistics(scores, false_rejection))
+    if texture_layer is not None:
+        stats["texture"] = _fit_texture(
+            model, train, val, texture_layer, texture_false_rejection, n_components, kw
+        )
     set_model_extra(model, getattr(train, "spec", None), ood=stats)
+    return stats
+
+
+def _fit_texture(model, train, val, layer, false_rejection, n_components, kw):
+    """The texture test's statistics and threshold, from the in-domain images of ``train`` and ``val``."""
+    t, y = dataset_textures(model, train, layer=layer, desc="Training-set textures", **kw)
+    t = t[y >= 0]  # outliers (OUTLIER = -1) are not what in-domain textures look like
+    if len(t) < 2:
+        msg = f"the texture test needs at least 2 training images that show a feature, got {len(t)}"
+        raise ValueError(msg)
+    stats = texture_statistics(t, layer=layer, n_components=min(n_components, len(t) - 1))
+    tv, yv = dataset_textures(model, val, layer=layer, desc="Validation textures", **kw)
+    tv = tv[yv >= 0]
+    if len(tv) == 0:
+        msg = "the texture test needs validation images that show a feature, got none"
+        raise ValueError(msg)
+    stats.update(threshold_statistics(score_texture(stats, tv), false_rejection))
     return stats
 
 

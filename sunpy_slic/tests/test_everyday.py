@@ -210,6 +210,8 @@ def test_fit_records_domain_and_ood_statistics(small_store, monkeypatch):
     extra = result.model.slic_meta.extra
     assert extra["training_domain"]["observables"] == ["h_alpha"]
     assert extra["ood"]["threshold"] > 0
+    assert extra["ood"]["texture"]["n_val"] == len(small_store.indices("val"))  # the texture test too
+    assert extra["ood"]["texture"]["threshold"] > 0
     table = sunpy_slic.classify(
         [make_image("sunspot", seed=5, shape=(64, 64))[0]], model=result.model, progress=False
     )
