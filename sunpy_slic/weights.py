@@ -56,7 +56,7 @@ META_KEY = "sunpy_slic"
 #: File name and SHA-256 of the bundled default weights (checked on load, as torchvision does).
 DEFAULT_WEIGHTS = {
     "filename": "slic_default.safetensors",
-    "sha256": "711adbf0f8c416abfa7633e9c76460ade33ca99848ba6a41fd53ebd6ae9b09ad",
+    "sha256": "a3d834c3c30eda0744da2c2f78ce412df3dee750a4de026cdd0d6204b458b84d",
 }
 
 
