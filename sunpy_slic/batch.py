@@ -80,6 +80,7 @@ _COLUMNS = (
     *(f"p_{k}" for k in FEATURES),
     "in_distribution",
     "ood_score",
+    "texture_score",
     "credibility",
     "status",
     "error",
@@ -210,9 +211,9 @@ def _finish(group, model, amp):
     Run the network on the readable items of ``group``; return every item's complete row.
 
     Where the weights carry out-of-distribution information (`sunpy_slic.ood`), a row's
-    ``in_distribution`` and ``ood_score`` are set as `~sunpy_slic.classify` sets them; otherwise
-    they are None and NaN. Where they carry a credibility bank, ``credibility`` is set likewise
-    (`sunpy_slic.credibility`); otherwise it is NaN.
+    ``in_distribution``, ``ood_score`` and ``texture_score`` are set as `~sunpy_slic.classify` sets
+    them; otherwise they are None and NaN. Where they carry a credibility bank, ``credibility`` is
+    set likewise (`sunpy_slic.credibility`); otherwise it is NaN.
     """
     stats, domain = ood_configuration(model)
     bank = stored_bank(model)
@@ -238,6 +239,7 @@ def _finish(group, model, amp):
         reasons = row.pop("_domain", [])
         if x is None:
             row.update(feature="", probability=np.nan, status="error", in_distribution=None, ood_score=np.nan)
+            row["texture_score"] = np.nan
             row["credibility"] = np.nan
             row.update({f"p_{k}": np.nan for k in FEATURES})
         else:
@@ -249,6 +251,7 @@ def _finish(group, model, amp):
             row.update(feature=FEATURES[i], probability=float(p[i]), status="ok", error="")
             row.update({f"p_{k}": float(v) for k, v in zip(FEATURES, p, strict=True)})
             row.update(in_distribution=in_dist, ood_score=np.nan if score is None else score)
+            row["texture_score"] = np.nan if texture is None else texture
             row["credibility"] = next(agree, np.nan)
         rows.append(row)
     return rows
@@ -291,6 +294,7 @@ def _schema(extra=None):
     ]
     fields += [pa.field(f"p_{k}", pa.float32()) for k in FEATURES]
     fields += [pa.field("in_distribution", pa.bool_()), pa.field("ood_score", pa.float32())]
+    fields += [pa.field("texture_score", pa.float32())]
     fields += [pa.field("credibility", pa.float32())]
     fields += [pa.field("status", pa.string()), pa.field("error", pa.string())]
     return pa.schema(fields, metadata={_META_KEY: json.dumps(extra or {}).encode()})
@@ -377,6 +381,7 @@ def _table(columns, meta):
     unknown = np.array([f is None for f in flags], dtype=bool).reshape(-1)
     t["in_distribution"] = np.ma.MaskedArray(np.where(unknown, False, flags).astype(bool), mask=unknown)
     t["ood_score"] = np.asarray(columns["ood_score"], dtype=np.float32)
+    t["texture_score"] = np.asarray(columns["texture_score"], dtype=np.float32)
     t["credibility"] = np.asarray(columns["credibility"], dtype=np.float32)
     t["status"] = np.asarray(columns["status"], dtype=str)
     t["error"] = np.asarray(columns["error"], dtype=str)
@@ -398,12 +403,13 @@ def read_results(output):
         One row per file, the latest written where a file was classified more than once, in the
         order the rows were written. Columns: ``source, date_obs, instrument, wavelength, feature,
         probability, p_filament, p_flare_ribbon, p_prominence, p_quiet_sun, p_sunspot,
-        in_distribution, ood_score, credibility, status, error``. ``status`` is ``"ok"`` or
+        in_distribution, ood_score, texture_score, credibility, status, error``. ``status`` is ``"ok"`` or
         ``"error"``; an error row has the reason in ``error``, an empty ``feature`` and NaN
         probabilities. ``date_obs`` is masked where unknown, ``in_distribution`` where the weights
         carry no out-of-distribution information (see `sunpy_slic.ood`) or the file could not be
-        read, and ``ood_score`` and ``credibility`` (`sunpy_slic.credibility`, the score to sort by)
-        are NaN where there is none (also in rows written by versions without the column). The table's
+        read, and ``ood_score``, ``texture_score`` (the texture test's, `sunpy_slic.feature_distance`)
+        and ``credibility`` (`sunpy_slic.credibility`, the score to sort by) are NaN where there is
+        none (also in rows written by versions without the column). The table's
         ``meta["weights_sha256"]`` lists the weights that made the rows and
         ``meta["sunpy_slic_version"]`` the package versions; ``weights_name``, ``preprocessing``
         and ``date`` are those of the latest run (see `~sunpy_slic.weights.provenance_meta`).
@@ -434,9 +440,9 @@ def read_results(output):
     columns = {}
     for c in _COLUMNS:
         col = arrow.column(c)
-        if c in ("ood_score", "credibility"):
+        if c in ("ood_score", "texture_score", "credibility"):
             col = col.fill_null(np.nan)
-        numeric = c in ("wavelength", "ood_score", "credibility") or c.startswith("p")
+        numeric = c in ("wavelength", "ood_score", "texture_score", "credibility") or c.startswith("p")
         columns[c] = col.to_numpy() if numeric else np.array(col.to_pylist(), dtype=object)
     n = len(columns["source"])
     if n:

@@ -5,6 +5,7 @@ Classify solar images: one Map gives a `ClassificationResult`, many give a table
 import copy
 import os
 import warnings
+import weakref
 from dataclasses import dataclass, field
 
 import astropy.units as u
@@ -110,6 +111,19 @@ def _dihedral(x, k):
     return torch.rot90(x, k % 4, dims=(-2, -1)) if k % 4 else x
 
 
+#: ``net.features`` of an inference net cut in two at a layer, kept (like the net) so that
+#: `torch.compile` compiles each half once.
+_SPLITS = weakref.WeakKeyDictionary()
+
+
+def _split_features(net, layer):
+    """``(net.features[:layer], net.features[layer:])``, made once per inference net and layer."""
+    splits = _SPLITS.setdefault(net.features, {})
+    if layer not in splits:
+        splits[layer] = (net.features[:layer], net.features[layer:])
+    return splits[layer]
+
+
 def infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False, compile=False, texture_layer=None):
     """
     Probabilities of a preprocessed batch, with the spread over TTA / MC-dropout passes.
@@ -138,9 +152,10 @@ def infer(model, x, *, amp="auto", tta=False, mc_dropout=0, embed=False, compile
         x = to_device(x, device, dtype)
         for k in range(8 if tta else 1):
             if k == 0 and texture_layer is not None:  # the texture of the unchanged image, on the way
-                f = net.features[:texture_layer](x)
+                head, tail = _split_features(net, texture_layer)
+                f = compiled(head, compile)(x)
                 texture = texture_features(f)
-                f = net.features[texture_layer:](f)
+                f = compiled(tail, compile)(f)
             else:
                 f = features(_dihedral(x, k))
             if k == 0 and embed:  # SlicNet.embed of the unchanged image
@@ -245,7 +260,8 @@ class ClassificationResult:
         weights carry no such information (or an array without metadata meets weights with only a
         training domain).
     ood_score : float or None
-        The feature-distance score (larger: less like the training set); None without statistics.
+        The network's out-of-distribution score (larger: less like the training set); None without
+        statistics.
     ood_reasons : tuple of str
         Why the image was flagged (empty when in distribution).
     uncertainty : dict or None
@@ -259,6 +275,10 @@ class ClassificationResult:
         True when `classify` was given ``min_confidence`` or ``min_credibility`` and the top
         probability or the credibility stayed below it: ``feature`` is then ``"unknown"`` (the
         probabilities are kept).
+    texture_score : float or None
+        The texture test's score (`sunpy_slic.feature_distance`; larger: less like the training
+        images), compared with ``extra["ood"]["texture"]["threshold"]``; None for weights without a
+        texture test.
     """
 
     feature: str
@@ -275,6 +295,7 @@ class ClassificationResult:
     uncertainty: dict | None = None
     credibility: float | None = None
     abstained: bool = False
+    texture_score: float | None = None
 
     @property
     def probability(self):
@@ -295,6 +316,8 @@ class ClassificationResult:
         if self.in_distribution is not None:
             d["in_distribution"] = self.in_distribution
             d["ood_score"] = self.ood_score
+            if self.texture_score is not None:
+                d["texture_score"] = self.texture_score
         if self.credibility is not None:
             d["credibility"] = self.credibility
         if self.uncertainty is not None:
@@ -393,6 +416,9 @@ def _results_table(results):
         t["in_distribution"] = flags if all(known) else np.ma.MaskedArray(flags, mask=[not k for k in known])
         scores = [np.nan if r.ood_score is None else r.ood_score for r in results]
         t["ood_score"] = np.array(scores, dtype=np.float32)
+        if any(r.texture_score is not None for r in results):
+            textures = [np.nan if r.texture_score is None else r.texture_score for r in results]
+            t["texture_score"] = np.array(textures, dtype=np.float32)
         t["ood_reasons"] = ["; ".join(r.ood_reasons) for r in results]
     if any(r.credibility is not None for r in results):
         t["credibility"] = np.array(
@@ -598,6 +624,7 @@ def classify(
                     extra = {
                         "in_distribution": in_dist,
                         "ood_score": scores[i],
+                        "texture_score": textures[i],
                         "ood_reasons": reasons,
                         "credibility": agree[i],
                         "abstained": abstained,

@@ -131,7 +131,7 @@ def _cmd_classify(args):
     for c in shown.colnames:
         if (c.startswith("p") and c != "probability") or c == "probability":
             shown[c].info.format = ".3f"
-        elif c == "credibility":
+        elif c in ("credibility", "texture_score"):
             shown[c].info.format = ".2f"
     shown.pprint_all()
     if args.output:

@@ -35,6 +35,8 @@ An image is in distribution when no signal flags it. Weights without either entr
 ``in_distribution = None`` (unknown).
 """
 
+import warnings
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
@@ -43,6 +45,7 @@ from tqdm.auto import tqdm
 from sunpy_slic.credibility import DEFAULT_PER_FEATURE, credibility_bank
 from sunpy_slic.data.dataset import as_dataset
 from sunpy_slic.domain import check_domain, map_domain_info, set_training_domain, training_domain
+from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.feature_distance import (
     DEFAULT_FALSE_REJECTION,
     DEFAULT_TEXTURE_FALSE_REJECTION,
@@ -198,12 +201,22 @@ def dataset_textures(
 
 
 def _check_layer(model, layer):
+    """
+    ``layer`` as an int: a number of ``model.features`` modules that ends on a ReLU or a max-pool.
+
+    Inference folds each batch norm into its convolution (`~sunpy_slic.runtime.inference_net`), so
+    a cut between the two would give other textures there than here.
+    """
     if isinstance(layer, bool) or not isinstance(layer, int | np.integer):
         msg = f"layer must be an integer, got {type(layer).__name__} ({layer!r})"
         raise TypeError(msg)
-    if not 1 <= layer < len(model.features):
-        last = len(model.features) - 1
-        msg = f"layer must be between 1 and {last} (the model.features modules run), got {layer}"
+    ends = [i + 1 for i, m in enumerate(model.features) if isinstance(m, torch.nn.ReLU | torch.nn.MaxPool2d)]
+    ends = ends[:-1]  # the whole of model.features leaves nothing to run after it
+    if layer not in ends:
+        msg = (
+            f"layer must be a number of model.features modules that ends on a ReLU or a max-pool "
+            f"(one of {ends}), got {layer}"
+        )
         raise ValueError(msg)
     return int(layer)
 
@@ -272,11 +285,13 @@ def fit_ood(
     train_groups : sequence of str, optional
         A sub-population key per training image (e.g. the instrument); see `feature_statistics`.
     n_components, shrinkage :
-        See `feature_statistics` (``"mahalanobis"`` only).
+        See `feature_statistics` (``shrinkage``: ``"mahalanobis"`` only; ``n_components`` also
+        bounds the texture test's).
     method : {"mahalanobis", "max_softmax"}
         The score (see `sunpy_slic.feature_distance`): ``"max_softmax"`` for a model trained with
-        outlier exposure, which then needs no training-set statistics (``train_data`` is not
-        run through the model); its scores use the model's calibration temperature, so calibrate first.
+        outlier exposure, which then needs no training-set statistics for the score itself (only
+        the texture test runs ``train_data`` through the model); its scores use the model's
+        calibration temperature, so calibrate first.
     batch_size : int
     device : str or `torch.device`, optional
     amp : bool or str
@@ -286,9 +301,12 @@ def fit_ood(
         ``train_data``'s embeddings and labels from `dataset_embeddings`, when already computed
         (``"mahalanobis"`` only).
     texture_layer : int or None
-        The layer of the texture test (`~sunpy_slic.feature_distance.TEXTURE_LAYER`; see
+        The layer of the texture test (`~sunpy_slic.feature_distance.TEXTURE_LAYER`, a number of
+        ``model.features`` modules that ends on a ReLU or a max-pool; see
         `sunpy_slic.feature_distance`), fitted on the training images that show a feature (not the
-        outliers), its threshold on the validation images that do; None: no texture test.
+        outliers; at most ``n_components`` principal directions), its threshold on the validation
+        images that do; None: no texture test. With too few such images it is left out, with a
+        `~sunpy_slic.exceptions.SlicWarning`.
     texture_false_rejection : float
         The fraction of in-distribution images the texture test is allowed to flag, in (0, 1).
 
@@ -340,10 +358,11 @@ def fit_ood(
         zv, _ = _embeddings(model, val, desc="Validation features", **kw)
         scores = score_embeddings(stats, zv)
     stats.update(threshold_statistics(scores, false_rejection))
+    texture = None
     if texture_layer is not None:
-        stats["texture"] = _fit_texture(
-            model, train, val, texture_layer, texture_false_rejection, n_components, kw
-        )
+        texture = _fit_texture(model, train, val, texture_layer, texture_false_rejection, n_components, kw)
+    if texture is not None:
+        stats["texture"] = texture
     set_model_extra(model, getattr(train, "spec", None), ood=stats)
     return stats
 
@@ -352,15 +371,17 @@ def _fit_texture(model, train, val, layer, false_rejection, n_components, kw):
     """The texture test's statistics and threshold, from the in-domain images of ``train`` and ``val``."""
     t, y = dataset_textures(model, train, layer=layer, desc="Training-set textures", **kw)
     t = t[y >= 0]  # outliers (OUTLIER = -1) are not what in-domain textures look like
-    if len(t) < 2:
-        msg = f"the texture test needs at least 2 training images that show a feature, got {len(t)}"
-        raise ValueError(msg)
-    stats = texture_statistics(t, layer=layer, n_components=min(n_components, len(t) - 1))
     tv, yv = dataset_textures(model, val, layer=layer, desc="Validation textures", **kw)
     tv = tv[yv >= 0]
-    if len(tv) == 0:
-        msg = "the texture test needs validation images that show a feature, got none"
-        raise ValueError(msg)
+    if len(t) < 2 or len(tv) == 0:
+        warnings.warn(
+            f"no texture test fitted: it needs at least 2 training images and 1 validation image that "
+            f"show a feature, got {len(t)} and {len(tv)}",
+            SlicWarning,
+            stacklevel=3,
+        )
+        return None
+    stats = texture_statistics(t, layer=layer, n_components=min(n_components, len(t) - 1))
     stats.update(threshold_statistics(score_texture(stats, tv), false_rejection))
     return stats
 

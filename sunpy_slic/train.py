@@ -362,7 +362,7 @@ def _record_flags(model, store, train, val, spec, **kw):
         reference = store.subset("train", augment=False)
         reference = reference if len(reference) else store.subset("all", augment=False)
     # The training set goes through the network once, for the Mahalanobis statistics and the
-    # credibility bank alike.
+    # credibility bank alike (the texture test of fit_ood runs its first blocks once more).
     embedded = dataset_embeddings(model, reference, **kw) if len(reference) else None
     if val is not None and len(val) >= 2 and len(reference) >= 2:
         # A model trained with outlier exposure is unsure of what is unlike its features: its top

@@ -29,6 +29,7 @@ COLUMNS = [
     *(f"p_{k}" for k in FEATURES),
     "in_distribution",
     "ood_score",
+    "texture_score",
     "credibility",
     "status",
     "error",
@@ -359,13 +360,15 @@ def test_parts_written_before_the_ood_columns_read_as_unknown(fits_files, tiny_w
     out = tmp_path / "results.parquet"
     classify_files(fits_files[:3], out, model=tiny_weights, amp=False, progress=False)
     part = next(out.glob("part-*.parquet"))
-    old = pq.read_table(part).drop_columns(["in_distribution", "ood_score", "credibility"])  # an older part
+    older = ["in_distribution", "ood_score", "texture_score", "credibility"]
+    old = pq.read_table(part).drop_columns(older)  # a part written before these columns existed
     pq.write_table(old, part)
     table = read_results(out)
     assert table.colnames == COLUMNS
     assert len(table) == 3
     assert table["in_distribution"].mask.all()
     assert np.isnan(table["ood_score"]).all()
+    assert np.isnan(table["texture_score"]).all()
     assert np.isnan(table["credibility"]).all()
     classify_files(fits_files[3:5], out, model=tiny_weights, amp=False, progress=False)  # new parts beside it
     assert len(read_results(out)) == 5

@@ -78,6 +78,7 @@ def test_feature_score_flags_images_unlike_the_training_set(ood_model):
         *P_COLUMNS,
         "in_distribution",
         "ood_score",
+        "texture_score",  # fit_ood fits the texture test too
         "ood_reasons",  # #17: the reasons as a column, not only in warnings
     ]
     assert (table["ood_score"] > stats["threshold"]).all()
@@ -107,7 +108,7 @@ def test_synthetic_maps_are_in_distribution(ood_model):
     with warnings.catch_warnings():
         warnings.simplefilter("error", SlicWarning)  # no training-domain warning
         table = classify(maps, model=model, amp=False, progress=False)
-    assert table.colnames[-3:] == ["in_distribution", "ood_score", "ood_reasons"]
+    assert table.colnames[-4:] == ["in_distribution", "ood_score", "texture_score", "ood_reasons"]
     assert table["in_distribution"].dtype == bool
     assert np.mean(table["in_distribution"]) >= 0.8  # 5 % false rejection expected
 

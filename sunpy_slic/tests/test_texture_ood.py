@@ -12,9 +12,12 @@ import torch
 from astropy.io import fits
 from torch.utils.data import TensorDataset
 
-from sunpy_slic.classification import classify, infer
+from sunpy_slic.batch import classify_files, read_results
+from sunpy_slic.classification import _split_features, classify, infer
+from sunpy_slic.data import sample_files
 from sunpy_slic.data.outliers import outlier_images
 from sunpy_slic.data.synthetic import make_images
+from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.feature_distance import (
     TEXTURE_LAYER,
     score_texture,
@@ -24,6 +27,7 @@ from sunpy_slic.feature_distance import (
 )
 from sunpy_slic.ood import dataset_textures, fit_ood
 from sunpy_slic.preprocessing import preprocess
+from sunpy_slic.runtime import inference_net
 from sunpy_slic.tests._tiny_model import SPEC, fresh_model, tiny_setup
 from sunpy_slic.weights import load_model, model_spec
 
@@ -97,14 +101,20 @@ def test_fit_ood_fits_the_texture_test_on_in_domain_images_only(setup):
     assert labels.tolist() == [-1] * 20
     assert np.mean(score_texture(tex, t) > tex["threshold"]) >= 0.9
     assert "texture" not in fit_ood(model, setup.train, setup.val, n_components=8, texture_layer=None)
+    # Validation images that are all outliers leave nothing to set the threshold on: no test, a warning.
+    only_outliers = TensorDataset(noise, torch.full((20,), -1))
+    with pytest.warns(SlicWarning, match=r"no texture test fitted: .* got \d+ and 0"):
+        stats = fit_ood(model, setup.train, only_outliers, method="max_softmax")
+    assert "texture" not in stats
 
 
 @pytest.mark.parametrize(
     ("layer", "error", "match"),
     [
         (True, TypeError, "layer must be an integer, got bool"),
-        (0, ValueError, "between 1 and"),
-        (99, ValueError, "got 99"),
+        (0, ValueError, "ends on a ReLU or a max-pool"),
+        (18, ValueError, r"one of \[3, 6, 7, .*\]\), got 18"),  # between a convolution and its batch norm
+        (35, ValueError, "got 35"),  # all of model.features: nothing left to run
     ],
 )
 def test_fit_ood_refuses_a_layer_the_model_does_not_have(setup, layer, error, match):
@@ -119,6 +129,16 @@ def test_infer_gives_the_textures_of_the_unchanged_image(setup):
     with torch.inference_mode():
         expected = texture_features(model.features[:TEXTURE_LAYER](x))
     np.testing.assert_allclose(tex, expected, rtol=1e-4, atol=1e-5)  # batch norm folded for inference
+    # Through torch.compile the halves are compiled once and give the same textures.
+    eager = infer(model, x, amp=False, texture_layer=TEXTURE_LAYER)
+    first = infer(model, x, amp=False, compile="eager", texture_layer=TEXTURE_LAYER)
+    second = infer(model, x, amp=False, compile="eager", texture_layer=TEXTURE_LAYER)
+    np.testing.assert_allclose(first[3], eager[3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(second[0], eager[0], rtol=1e-5, atol=1e-6)
+    net = inference_net(model, None)
+    head, _ = _split_features(net, TEXTURE_LAYER)
+    assert _split_features(net, TEXTURE_LAYER)[0] is head  # kept, so compiled(head) is built once
+    assert head(x).shape[1] == 256
     plain, _, _, none = infer(model, x, amp=False)
     assert none is None
     assert plain.shape == probs.shape
@@ -150,3 +170,20 @@ def test_classify_reports_the_texture_verdict(bundled):
     by_texture = ["texture score" in r for r in table["ood_reasons"]]
     assert any(by_texture)
     assert all(not flag for flag, t in zip(table["in_distribution"], by_texture, strict=True) if t)
+    # The score is a column of its own, and the reason is given exactly where it is above the threshold.
+    above = np.asarray(table["texture_score"]) > bundled.slic_meta.extra["ood"]["texture"]["threshold"]
+    assert above.tolist() == by_texture
+    one = classify(coronagraphs[int(np.argmax(above))], model=bundled)
+    assert one.texture_score == pytest.approx(float(table["texture_score"][int(np.argmax(above))]), rel=1e-3)
+    assert one.to_dict()["texture_score"] == one.texture_score
+
+
+def test_classify_files_records_the_texture_score(bundled, tmp_path):
+    files = sample_files()[:2]
+    out = tmp_path / "results.parquet"
+    classify_files(files, out, model=bundled, progress=False)
+    table = read_results(out)
+    direct = classify(files, model=bundled, progress=False)
+    np.testing.assert_allclose(table["texture_score"], direct["texture_score"], rtol=1e-3)
+    assert np.all(table["texture_score"] <= bundled.slic_meta.extra["ood"]["texture"]["threshold"])
+    assert table["in_distribution"].all()
