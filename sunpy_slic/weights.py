@@ -56,7 +56,7 @@ META_KEY = "sunpy_slic"
 #: File name and SHA-256 of the bundled default weights (checked on load, as torchvision does).
 DEFAULT_WEIGHTS = {
     "filename": "slic_default.safetensors",
-    "sha256": "a3d834c3c30eda0744da2c2f78ce412df3dee750a4de026cdd0d6204b458b84d",
+    "sha256": "f9f82b87afdf38c10b8be5be4b3e69fdba6c95ecc472c645d05f21f768ea3a4f",
 }
 
 

@@ -169,8 +169,10 @@ def test_bundled_weights_match_their_pinned_hash_and_describe_themselves():
     assert meta.provenance["data"]["synthetic_frames_per_class"] > 0
     assert meta.metrics["test_synthetic_classic"]["accuracy"] >= 0.95
     assert 0 < meta.metrics["test_synthetic_physical"]["accuracy"] <= 1
-    assert [stage["stage"] for stage in meta.extra["lineage"]] == [1, 2, 3, 4, 5, 6, "6a", 7, "7a"]
-    assert "ood" in meta.extra
+    lineage = meta.extra["lineage"]
+    assert [stage["stage"] for stage in lineage] == [1, 2, 3, 4, 5, 6, "6a", 7, "7a", "texture test"]
+    assert lineage[-1]["command"].startswith("python scripts/add_texture_statistics.py")
+    assert meta.extra["ood"]["texture"]["layer"] == 20
     assert "training_domain" in meta.extra
     assert meta.extra["credibility"]["counts"] == [400] * 5
     assert meta.extra["credibility"]["k"] == 25
