@@ -6,8 +6,8 @@ The texture test is fitted on in-domain images only, so every outlier family is 
 the top probability was trained on ten of the twelve families (coronagraph and photograph-like held
 out for the v2.2 weights). For each set of images it prints the share flagged by the top
 probability alone, by the texture test alone and by either (what `sunpy_slic.classify` reports),
-and the AUROC of the texture score and of the combined score ``max(score / threshold, texture /
-texture threshold)`` against the synthetic in-domain frames.
+and the AUROC of the top-probability score, of the texture score and of the combined score
+``max(score / threshold, texture / texture threshold)`` against the synthetic in-domain frames.
 
 In domain: synthetic frames (seeds 910 000 and 920 000, the second at random plate scales with
 realism effects, 12 per feature, 192 x 192), tiles of synthetic full-disk scenes (seed 900 500),
@@ -123,14 +123,15 @@ def main():
     print(
         f"top-probability threshold {thr:.3f}; texture layer {ood['texture']['layer']}, threshold {tthr:.3f}"
     )
-    print(f"{'':32s} {'n':>4s}  flagged: top-p  texture  either   AUROC: texture  combined")
+    print(f"{'':32s} {'n':>4s}  flagged: top-p  texture  either   AUROC: top-p  texture  combined")
     for name, (p, t) in result.items():
         line = f"{name:32s} {len(p):4d}           {np.mean(p > thr):5.2f}  {np.mean(t > tthr):7.2f}"
         line += f"  {np.mean((p > thr) | (t > tthr)):6.2f}"
         if not name.startswith(("synthetic", "Hinode", "full-disk")):
             labels = np.r_[np.zeros(len(ref_t)), np.ones(len(t))].astype(bool)
             c = np.maximum(p / thr, t / tthr)
-            line += f"          {auroc(np.r_[ref_t, t], labels):6.2f}  {auroc(np.r_[ref_c, c], labels):8.2f}"
+            line += f"          {auroc(np.r_[ref_p, p], labels):5.2f}"
+            line += f"  {auroc(np.r_[ref_t, t], labels):7.2f}  {auroc(np.r_[ref_c, c], labels):8.2f}"
         print(line)
     names = [
         *PICTURES,
