@@ -39,8 +39,6 @@ import warnings
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from sunpy_slic.credibility import DEFAULT_PER_FEATURE, credibility_bank
 from sunpy_slic.data.dataset import as_dataset
@@ -61,7 +59,7 @@ from sunpy_slic.feature_distance import (
     threshold_statistics,
 )
 from sunpy_slic.model import SlicNet
-from sunpy_slic.runtime import autocast_dtype, forward_dataset, model_device, resolve_device, to_device
+from sunpy_slic.runtime import forward_dataset, run_dataset
 from sunpy_slic.validation import check_fraction
 from sunpy_slic.weights import model_temperature, set_model_extra
 
@@ -177,27 +175,13 @@ def dataset_textures(
     """
     _check_model(model)
     layer = _check_layer(model, layer)
-    data = _dataset(data, "train")
-    if len(data) == 0:
-        msg = "the data are empty"
-        raise ValueError(msg)
-    device = model_device(model) if device is None else resolve_device(device)
-    dtype = autocast_dtype(device, amp)
-    model.to(device)
-    loader = DataLoader(data, batch_size=batch_size, shuffle=False)
-    was_training = model.training
-    model.eval()
-    textures, labels = [], []
-    try:
-        with torch.inference_mode():
-            for x, y in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not progress):
-                x = model.check_input(to_device(x, device), head=False)
-                with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                    textures.append(texture_features(model.features[:layer](x)))
-                labels.append(torch.as_tensor(y).numpy())
-    finally:
-        model.train(was_training)
-    return np.concatenate(textures), np.concatenate(labels).astype(np.int64)
+
+    def step(x):
+        return texture_features(model.features[:layer](model.check_input(x, head=False)))
+
+    kw = {"batch_size": batch_size, "device": device, "amp": amp, "progress": progress, "desc": desc}
+    textures, labels = run_dataset(model, _dataset(data, "train"), step, **kw)
+    return np.concatenate(textures), labels.numpy().astype(np.int64)
 
 
 def _check_layer(model, layer):

@@ -25,6 +25,7 @@ __all__ = [
     "inference_net",
     "model_device",
     "resolve_device",
+    "run_dataset",
     "to_device",
 ]
 
@@ -203,20 +204,19 @@ def inference_net(model, dtype):
     return net
 
 
-def forward_dataset(model, data, *, batch_size, device=None, amp="auto", progress=False, desc="Evaluating"):
+def run_dataset(model, data, step, *, batch_size, device=None, amp="auto", progress=False, desc="Evaluating"):
     """
-    Run ``model`` in eval mode over a dataset of ``(x, label)``; return logits, embeddings and labels.
+    Run ``step(x)`` with ``model`` in eval mode over a dataset of ``(x, label)``.
 
     The one loop over a labelled dataset that evaluation, calibration and out-of-distribution
-    statistics share. The model is moved to ``device`` (checked; None: where it already is) and put
-    back in the train/eval mode it was in.
+    statistics share (`forward_dataset`, `sunpy_slic.ood.dataset_textures`). The model is moved to
+    ``device`` (checked; None: where it already is), each batch too, and the model is put back in
+    the train/eval mode it was in.
 
     Returns
     -------
-    logits : `torch.Tensor`
-        float32, ``(N, C)``.
-    embeddings : `torch.Tensor`
-        float32, ``(N, 512)``: the pooled features before the head (`SlicNet.embed`).
+    outputs : list
+        ``step(x)`` of every batch, in order.
     labels : `torch.Tensor`
         ``(N,)``.
     """
@@ -229,16 +229,40 @@ def forward_dataset(model, data, *, batch_size, device=None, amp="auto", progres
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, pin_memory=device.type == "cuda")
     was_training = model.training
     model.eval()
-    logits, embeddings, labels = [], [], []
+    outputs, labels = [], []
     try:
         with torch.inference_mode():
             for x, y in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not progress):
                 x = to_device(x, device)
                 with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                    out, emb = model.forward_with_embedding(x)
-                logits.append(out.float().cpu())
-                embeddings.append(emb.float().cpu())
+                    outputs.append(step(x))
                 labels.append(torch.as_tensor(y))
     finally:
         model.train(was_training)
-    return torch.cat(logits), torch.cat(embeddings), torch.cat(labels)
+    return outputs, torch.cat(labels)
+
+
+def forward_dataset(model, data, *, batch_size, device=None, amp="auto", progress=False, desc="Evaluating"):
+    """
+    Run ``model`` in eval mode over a dataset of ``(x, label)``; return logits, embeddings and labels.
+
+    `run_dataset` with the model's forward pass.
+
+    Returns
+    -------
+    logits : `torch.Tensor`
+        float32, ``(N, C)``.
+    embeddings : `torch.Tensor`
+        float32, ``(N, 512)``: the pooled features before the head (`SlicNet.embed`).
+    labels : `torch.Tensor`
+        ``(N,)``.
+    """
+
+    def step(x):
+        out, emb = model.forward_with_embedding(x)
+        return out.float().cpu(), emb.float().cpu()
+
+    outputs, labels = run_dataset(
+        model, data, step, batch_size=batch_size, device=device, amp=amp, progress=progress, desc=desc
+    )
+    return torch.cat([o for o, _ in outputs]), torch.cat([e for _, e in outputs]), labels
