@@ -35,15 +35,9 @@ from torch.utils.data import TensorDataset
 from sunpy_slic.classification import infer
 from sunpy_slic.data.outliers import OUTLIER_FAMILIES, outlier_images
 from sunpy_slic.data.synthetic import make_images
-from sunpy_slic.feature_distance import (
-    score_probabilities,
-    score_texture,
-    texture_features,
-    texture_statistics,
-    threshold_statistics,
-)
+from sunpy_slic.feature_distance import score_probabilities, score_texture, texture_features
 from sunpy_slic.localisation import auroc
-from sunpy_slic.ood import dataset_textures
+from sunpy_slic.ood import fit_texture
 from sunpy_slic.preprocessing import preprocess
 from sunpy_slic.weights import load_model, model_spec
 
@@ -83,11 +77,7 @@ def main():
     relus = [i + 1 for i, m in enumerate(model.features) if isinstance(m, torch.nn.ReLU)]
     tests = []
     for layer in relus:
-        fit = dataset_textures(model, TensorDataset(x, y), layer=layer)[0]
-        stats = texture_statistics(fit, layer=layer)
-        val = dataset_textures(model, TensorDataset(xv, yv), layer=layer)[0]
-        stats.update(threshold_statistics(score_texture(stats, val), 0.01))
-        tests.append(stats)
+        tests.append(fit_texture(model, TensorDataset(x, y), TensorDataset(xv, yv), layer=layer))
 
     held = [np.asarray(fits.getdata(f), dtype=float) for f in sorted(REAL.glob("*_1120*.fits.gz"))]
     quarters = [f[r : r + 256, c : c + 256] for f in held for r in (0, 256) for c in (0, 256)]

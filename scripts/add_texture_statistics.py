@@ -29,14 +29,8 @@ import torch
 from torch.utils.data import TensorDataset
 from train_v2 import classic_frames, disk_tiles, hinode_crops, limb_disk_tiles, synthetic_frames
 
-from sunpy_slic.feature_distance import (
-    DEFAULT_TEXTURE_FALSE_REJECTION,
-    TEXTURE_LAYER,
-    score_texture,
-    texture_statistics,
-    threshold_statistics,
-)
-from sunpy_slic.ood import dataset_textures
+from sunpy_slic.feature_distance import DEFAULT_TEXTURE_FALSE_REJECTION, TEXTURE_LAYER
+from sunpy_slic.ood import fit_texture
 from sunpy_slic.weights import load_model, model_spec, update_weights_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,10 +72,14 @@ def main(argv=None):
     x, y = in_domain_images(args.n_per_class, args.seed, spec, real)
     xv, yv = in_domain_images(max(1, args.n_per_class // 3), args.seed + 100_000, spec, [])
     print(f"fit: {len(y)} images {np.bincount(y.numpy()).tolist()}; val: {len(yv)} images")
-    t, _ = dataset_textures(model, TensorDataset(x, y), layer=args.layer, progress=True)
-    tv, _ = dataset_textures(model, TensorDataset(xv, yv), layer=args.layer, progress=True)
-    texture = texture_statistics(t, layer=args.layer)
-    texture.update(threshold_statistics(score_texture(texture, tv), args.false_rejection))
+    texture = fit_texture(
+        model,
+        TensorDataset(x, y),
+        TensorDataset(xv, yv),
+        layer=args.layer,
+        false_rejection=args.false_rejection,
+        progress=True,
+    )
     texture["data"] = (
         f"add_texture_statistics.py: seeds {args.seed} (fit) and {args.seed + 100_000} (val), "
         f"{args.n_per_class} frames per feature, Hinode/SOT 11:15 UT crops ({len(real)} frames)"

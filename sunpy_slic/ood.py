@@ -71,6 +71,7 @@ __all__ = [
     "feature_statistics",
     "fit_credibility",
     "fit_ood",
+    "fit_texture",
     "map_domain_info",
     "ood_scores",
     "score_embeddings",
@@ -344,25 +345,93 @@ def fit_ood(
     stats.update(threshold_statistics(scores, false_rejection))
     texture = None
     if texture_layer is not None:
-        texture = _fit_texture(model, train, val, texture_layer, texture_false_rejection, n_components, kw)
+        texture = fit_texture(
+            model,
+            train,
+            val,
+            layer=texture_layer,
+            false_rejection=texture_false_rejection,
+            n_components=n_components,
+            **kw,
+        )
     if texture is not None:
         stats["texture"] = texture
     set_model_extra(model, getattr(train, "spec", None), ood=stats)
     return stats
 
 
-def _fit_texture(model, train, val, layer, false_rejection, n_components, kw):
-    """The texture test's statistics and threshold, from the in-domain images of ``train`` and ``val``."""
-    t, y = dataset_textures(model, train, layer=layer, desc="Training-set textures", **kw)
+def fit_texture(
+    model,
+    train_data,
+    val_data,
+    *,
+    layer=TEXTURE_LAYER,
+    false_rejection=DEFAULT_TEXTURE_FALSE_REJECTION,
+    n_components=32,
+    batch_size=64,
+    device=None,
+    amp=False,
+    progress=False,
+):
+    """
+    The texture test's statistics and threshold (`sunpy_slic.feature_distance`), from the images of
+    ``train_data`` and ``val_data`` that show a feature (outliers, label -1, are left out).
+
+    `fit_ood` calls it and stores the result as ``extra["ood"]["texture"]``; this function stores
+    nothing.
+
+    Parameters
+    ----------
+    model : `~sunpy_slic.model.SlicNet`
+    train_data, val_data : `~sunpy_slic.data.dataset.DatasetStore`, store path or torch Dataset
+        As for `fit_ood`: the statistics come from the first, the threshold from the second.
+    layer : int
+        A number of ``model.features`` modules that ends on a ReLU or a max-pool.
+    false_rejection : float
+        The fraction of in-distribution validation images the threshold flags, in (0, 1).
+    n_components : int
+        At most this many principal directions (`~sunpy_slic.feature_distance.texture_statistics`).
+    batch_size, device, amp, progress :
+        As for `fit_ood`.
+
+    Returns
+    -------
+    dict or None
+        `~sunpy_slic.feature_distance.texture_statistics` with the entries of
+        `~sunpy_slic.feature_distance.threshold_statistics`; None, with a
+        `~sunpy_slic.exceptions.SlicWarning`, when fewer than 2 training images or no validation
+        image show a feature.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> from sunpy_slic.model import SlicNet
+    >>> from sunpy_slic.ood import fit_texture
+    >>> model = SlicNet(image_size=32).eval()
+    >>> g = torch.Generator().manual_seed(0)
+    >>> train = TensorDataset(torch.randn(40, 1, 32, 32, generator=g), torch.arange(40) % 5)
+    >>> val = TensorDataset(torch.randn(20, 1, 32, 32, generator=g), torch.arange(20) % 5)
+    >>> texture = fit_texture(model, train, val, n_components=8)
+    >>> texture["layer"], texture["n_val"], texture["false_rejection"]
+    (20, 20, 0.01)
+    """
+    _check_model(model)
+    layer = _check_layer(model, layer)
+    false_rejection = check_fraction(false_rejection, "false_rejection")
+    kw = {"batch_size": batch_size, "device": device, "amp": amp, "progress": progress}
+    t, y = dataset_textures(
+        model, _dataset(train_data, "train"), layer=layer, desc="Training-set textures", **kw
+    )
     t = t[y >= 0]  # outliers (OUTLIER = -1) are not what in-domain textures look like
-    tv, yv = dataset_textures(model, val, layer=layer, desc="Validation textures", **kw)
+    tv, yv = dataset_textures(model, _dataset(val_data, "val"), layer=layer, desc="Validation textures", **kw)
     tv = tv[yv >= 0]
     if len(t) < 2 or len(tv) == 0:
         warnings.warn(
             f"no texture test fitted: it needs at least 2 training images and 1 validation image that "
             f"show a feature, got {len(t)} and {len(tv)}",
             SlicWarning,
-            stacklevel=3,
+            stacklevel=2,
         )
         return None
     stats = texture_statistics(t, layer=layer, n_components=min(n_components, len(t) - 1))
