@@ -219,6 +219,12 @@ def main(argv=None):
     p.add_argument("--checkpoint-dir", type=Path, default=None)
     p.add_argument("--real", type=Path, default=ROOT.parent / "shared/data/hinode_sot_fe5576")
     p.add_argument("--image-size", type=int, default=128, help="side of the network input")
+    p.add_argument(
+        "--mask-artefacts",
+        action="store_true",
+        help="remove slits and the fill of rotated frames before the network (PreprocessSpec."
+        "mask_artefacts); off, as when the v2.x tensors were trained (v2.3 turned it on afterwards)",
+    )
     p.add_argument("--frame-shape", type=int, default=192, help="side of the synthetic frames")
     p.add_argument("--n-per-class", type=int, default=480, help="synthetic frames per feature")
     p.add_argument("--p-effects", type=float, default=0.6, help="share of frames with realism effects")
@@ -263,7 +269,7 @@ def main(argv=None):
     progress = not args.no_progress
     t0 = time.perf_counter()
     torch.manual_seed(args.seed)
-    spec = PreprocessSpec(image_size=args.image_size)
+    spec = PreprocessSpec(image_size=args.image_size, mask_artefacts=args.mask_artefacts)
     shape = (args.frame_shape, args.frame_shape)
     args.work.mkdir(parents=True, exist_ok=True)
     cache = args.work / "data.npz"

@@ -10,6 +10,7 @@ of the whole image (Grad-CAM).
 
 import contextlib
 import copy
+import dataclasses
 import math
 import numbers
 import warnings
@@ -28,6 +29,7 @@ from sunpy.map import GenericMap
 from tqdm.auto import tqdm
 
 from sunpy_slic._version import __version__
+from sunpy_slic.artefacts import without_artefacts
 from sunpy_slic.blending import blend_tiles, window_centres, window_grid
 from sunpy_slic.classification import predict_proba, resolve_model
 from sunpy_slic.disk_contrast import contrast_significance
@@ -761,6 +763,9 @@ def probability_map(
             stacklevel=2,
         )
         data = data.astype(np.uint8)
+    if spec.mask_artefacts:  # found on the whole frame, where a slit or a border is clear, not per tile
+        data = without_artefacts(data)
+        spec = dataclasses.replace(spec, mask_artefacts=False)
     low_contrast = 0
     with tqdm(total=len(candidates), desc="Classifying tiles", unit="tile", disable=not progress) as bar:
         for chunk in _batches(candidates, int(batch_size)):

@@ -14,7 +14,9 @@ The steps, per image:
    used as 0/1 intensities with a `~sunpy_slic.exceptions.SlicWarning`.
 2. **Fill**: NaN and ±inf pixels, and the masked pixels of a masked array or of a Map with a
    ``mask``, are set to the image median, so that they look like neither a dark feature (as zeros
-   would) nor a bright one.
+   would) nor a bright one. With ``mask_artefacts`` (the default, and the bundled weights), so is
+   the constant border of a rotated or cropped frame, and the line of a spectrograph slit is
+   interpolated over (`sunpy_slic.artefacts`), before the median and percentiles are measured.
 3. **Resize**: to ``image_size`` × ``image_size`` with anti-aliased bilinear interpolation, batched in
    torch for images of the same shape.
 4. **Normalise**: clip to the ``clip_percentiles`` of the resized image, then subtract the mean and
@@ -35,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from sunpy.map import GenericMap, MapSequence
 
+from sunpy_slic.artefacts import without_artefacts
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.io import read_map
 
@@ -75,6 +78,12 @@ class PreprocessSpec:
     low_contrast : float
         A robust range (percentile spread) below this fraction of the median absolute level gives a
         `~sunpy_slic.exceptions.SlicWarning`.
+    mask_artefacts : bool
+        First remove the instrument's marks (`sunpy_slic.artefacts.without_artefacts`): the
+        constant border of a rotated or cropped frame becomes missing pixels and the dark line of a
+        spectrograph slit is interpolated over. True by default; a spec read from a file saved
+        before the setting existed (weights, dataset stores) has it False, so that old weights see
+        what they were trained on.
 
     Examples
     --------
@@ -89,6 +98,7 @@ class PreprocessSpec:
     min_finite_fraction: float = 0.5
     saturated_fraction: float = 0.5
     low_contrast: float = 1e-3
+    mask_artefacts: bool = True
     version: int = 1
 
     def __post_init__(self):
@@ -113,6 +123,10 @@ class PreprocessSpec:
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
             msg = f"low_contrast must be a finite number >= 0, got {value!r}"
             raise ValueError(msg)
+        if not isinstance(self.mask_artefacts, bool | np.bool_):
+            msg = f"mask_artefacts must be True or False, got {self.mask_artefacts!r}"
+            raise TypeError(msg)
+        object.__setattr__(self, "mask_artefacts", bool(self.mask_artefacts))
         object.__setattr__(self, "image_size", int(size))
         object.__setattr__(self, "clip_percentiles", (lo, hi))
 
@@ -138,6 +152,7 @@ class PreprocessSpec:
             msg = f"unknown PreprocessSpec settings {sorted(unknown)}; known are {sorted(names)}"
             raise ValueError(msg)
         d = dict(d)
+        d.setdefault("mask_artefacts", False)  # saved before the setting existed: trained without it
         if "clip_percentiles" in d:
             d["clip_percentiles"] = tuple(d["clip_percentiles"])
         return cls(**d)
@@ -289,6 +304,8 @@ def _robust_fill(data, spec, name):
             f"{vmax + shift:g} (at most {spec.saturated_fraction:.0%} allowed)"
         )
         raise SlicDataError(msg)
+    if spec.mask_artefacts:
+        data, values = _without_artefacts(data, values, step, spec)
     # Near the float64 limit, differences of values overflow: first divide by a power of two.
     norm = 2.0 ** max(0, math.frexp(max(abs(vmin), abs(vmax)))[1] - _HUGE_EXPONENT)
     if norm != 1.0:
@@ -320,6 +337,26 @@ def _robust_fill(data, spec, name):
         out /= scale
     np.clip(out, -1e6, 1e6, out=out)
     return out.astype(np.float32)
+
+
+def _without_artefacts(data, values, step, spec):
+    """
+    The image without its fill and slit (`without_artefacts`), and its sampled finite values; the
+    image as it came if it has none, or if what is left could not be classified (too few pixels,
+    constant, saturated): the checks above were made on the image as it came.
+    """
+    cleaned = without_artefacts(data)
+    if cleaned is data:
+        return data, values
+    sample = np.asarray(cleaned[::step, ::step], dtype=np.float64)
+    finite = np.isfinite(sample)
+    if finite.mean() < spec.min_finite_fraction:
+        return data, values
+    kept = sample[finite]
+    lo, hi = np.percentile(kept, spec.clip_percentiles)
+    if not hi > lo or np.mean(kept == kept.max()) > spec.saturated_fraction:
+        return data, values
+    return cleaned, kept
 
 
 def _items(data):
