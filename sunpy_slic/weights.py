@@ -56,7 +56,7 @@ META_KEY = "sunpy_slic"
 #: File name and SHA-256 of the bundled default weights (checked on load, as torchvision does).
 DEFAULT_WEIGHTS = {
     "filename": "slic_default.safetensors",
-    "sha256": "f9f82b87afdf38c10b8be5be4b3e69fdba6c95ecc472c645d05f21f768ea3a4f",
+    "sha256": "87eb0ba05ef45de8bb0bd3c1c1f9c4f6b2156ec4807be6c4afd4bae800f101ef",
 }
 
 
@@ -478,10 +478,12 @@ def update_weights_extra(weights, out, **entries):
     return update_weights_metadata(weights, out, extra=entries)
 
 
-def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenance=None, replace=()):
+def update_weights_metadata(
+    weights, out, *, metrics=None, extra=None, provenance=None, preprocess=None, replace=()
+):
     """
-    Rewrite a weights file with entries merged into its ``metrics``, ``extra`` and ``provenance``,
-    leaving its tensors byte-identical.
+    Rewrite a weights file with entries merged into its ``metrics``, ``extra`` and ``provenance``
+    (and a new preprocessing, if given), leaving its tensors byte-identical.
 
     Held-out figures measured after training and the lineage of a model trained in stages are
     written this way (``scripts/annotate_weights.py``). An entry given replaces the file's entry of
@@ -495,6 +497,9 @@ def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenanc
         Where to write (may be ``weights`` itself; written atomically).
     metrics, extra, provenance : dict, optional
         JSON-serialisable entries to merge into each.
+    preprocess : `~sunpy_slic.preprocessing.PreprocessSpec`, optional
+        A new preprocessing for the weights (e.g. the old one with ``mask_artefacts=True``); its
+        ``image_size`` must be the model's.
     replace : iterable of str
         The names among ``"metrics"``, ``"extra"`` and ``"provenance"`` whose given dict replaces
         the file's whole dict instead of being merged into it.
@@ -531,8 +536,17 @@ def update_weights_metadata(weights, out, *, metrics=None, extra=None, provenanc
         if value is not None and not isinstance(value, dict):
             msg = f"{name} must be a dict of entries to merge, got {type(value).__name__}"
             raise TypeError(msg)
+    if preprocess is not None and not isinstance(preprocess, PreprocessSpec):
+        msg = f"preprocess must be a PreprocessSpec, got {type(preprocess).__name__}"
+        raise TypeError(msg)
     tensors, meta = read_weights(weights)
-    new = {}
+    if preprocess is not None and preprocess.image_size != meta.preprocess.image_size:
+        msg = (
+            f"the weights see {meta.preprocess.image_size}-pixel images; a preprocessing of "
+            f"{preprocess.image_size}-pixel ones cannot feed them"
+        )
+        raise ValueError(msg)
+    new = {} if preprocess is None else {"preprocess": preprocess}
     for name, value in given.items():
         old = getattr(meta, name) or {}
         new[name] = old if value is None else dict(value) if name in replace else {**old, **value}

@@ -170,8 +170,11 @@ def test_bundled_weights_match_their_pinned_hash_and_describe_themselves():
     assert meta.metrics["test_synthetic_classic"]["accuracy"] >= 0.95
     assert 0 < meta.metrics["test_synthetic_physical"]["accuracy"] <= 1
     lineage = meta.extra["lineage"]
-    assert [stage["stage"] for stage in lineage] == [1, 2, 3, 4, 5, 6, "6a", 7, "7a", "texture test"]
-    assert lineage[-1]["command"].startswith("python scripts/add_texture_statistics.py")
+    stages = [1, 2, 3, 4, 5, 6, "6a", 7, "7a", "texture test", "artefact masking"]
+    assert [stage["stage"] for stage in lineage] == stages
+    assert lineage[-2]["command"].startswith("python scripts/add_texture_statistics.py")
+    assert lineage[-1]["command"].startswith("python scripts/annotate_weights.py")
+    assert meta.preprocess.mask_artefacts is True
     assert meta.extra["ood"]["texture"]["layer"] == 20
     assert "training_domain" in meta.extra
     assert meta.extra["credibility"]["counts"] == [400] * 5
