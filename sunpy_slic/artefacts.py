@@ -32,7 +32,7 @@ from scipy import ndimage
 from skimage.measure import approximate_polygon, find_contours
 from skimage.morphology import convex_hull_image
 
-__all__ = ["artefact_mask", "fill_mask", "slit_mask", "without_artefacts"]
+__all__ = ["artefact_mask", "fill_mask", "remove_artefacts", "slit_mask", "without_artefacts"]
 
 # At most this share of a frame is taken for artefacts (the rest must carry the classification).
 _MAX_SHARE = 0.6
@@ -51,7 +51,7 @@ _STEP = 0.15  # median |image a few pixels in - fill| in units of the image's 5-
 _STEP_LEVEL = 0.5  # ... and of the distance of the image's median from the fill value
 
 # Slit: how dark, how often, how narrow.
-_SLIT_ROWS = 256  # rows sampled to find a slit
+_SLIT_ROWS = 128  # rows sampled to find a slit
 _SLIT_DIP = 0.25  # darker than its shoulders by this share of the image's 5-95 % spread ...
 _SLIT_SHARE = 0.8  # ... in at least this share of the rows where it could be
 _SLIT_JUDGED = 0.4  # and those rows must be at least this share of the frame
@@ -347,42 +347,54 @@ def _fiducials(image, lo, hi, spread):
     return boxes
 
 
-def without_artefacts(image):
+def remove_artefacts(image):
     """
-    The image as a new float array, with its fill set to NaN and the slit bridged over.
+    The image without its artefacts, and which were found.
 
-    What `~sunpy_slic.preprocessing.preprocess` does first when the weights ask for it
-    (``mask_artefacts``): the fill (`fill_mask`) is made missing data, which `preprocess` fills
-    with the median and leaves out of its statistics; the columns (or rows) of a slit (`slit_mask`)
-    are interpolated, row by row, between the pixels on either side, so that the granulation or
-    the feature it crossed goes on across it. An image without artefacts, not of a real or integer
-    type, or whose fill would leave less than 40 % of it, is returned as it came (the same object).
+    The fill (`fill_mask`) is made missing data (NaN), which `~sunpy_slic.preprocessing.preprocess`
+    fills with the median and leaves out of its statistics; the columns (or rows) of a slit
+    (`slit_mask`) and its fiducial marks are interpolated, line by line, between the pixels on
+    either side, so that the granulation or the feature the slit crossed goes on across it. An
+    image without artefacts, not of a real or integer type, or whose fill would leave less than
+    40 % of it, is returned as it came (the same object).
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        A 2-D image; NaN pixels are allowed.
+
+    Returns
+    -------
+    cleaned : `numpy.ndarray`
+        A new float array, or ``image`` itself where nothing was removed.
+    found : tuple of str
+        What was removed: ``"fill"``, ``"slit"``, both or neither.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from sunpy_slic.artefacts import without_artefacts
+    >>> from sunpy_slic.artefacts import remove_artefacts
     >>> image = np.random.default_rng(0).normal(100, 10, (128, 128))
-    >>> without_artefacts(image) is image
-    True
     >>> image[:16] = 0  # a band of fill
     >>> image[:, 60:62] *= 0.3  # a slit
-    >>> out = without_artefacts(image)
+    >>> out, found = remove_artefacts(image)
+    >>> found
+    ('fill', 'slit')
     >>> int(np.isnan(out).sum()), bool(np.nanmin(out[:, 60:62]) > 50)  # 16 rows of fill, 2 of rim
     (2304, True)
     """
     image = np.asarray(image)
     if image.ndim != 2 or image.dtype.kind not in "fiu":
-        return image
+        return image, ()
     fill = fill_mask(image)
+    if fill is not None and np.mean(fill | ~np.isfinite(image)) > _MAX_SHARE:
+        fill = None
     valid = np.isfinite(image) if fill is None else ~fill & np.isfinite(image)
     slit = slit_mask(image, valid)
     if fill is None and slit is None:
-        return image
+        return image, ()
     out = image.astype(np.float64 if image.dtype.kind in "iu" or image.dtype.itemsize > 4 else image.dtype)
     if fill is not None:
-        if np.mean(fill | ~np.isfinite(out)) > _MAX_SHARE:
-            return image
         out[fill] = np.nan
     if slit is not None:
         finite = out[np.isfinite(out)]
@@ -395,4 +407,25 @@ def without_artefacts(image):
             lines = np.flatnonzero(full)
             for r0, r1, c0, c1 in _fiducials(view, lines.min(), lines.max() + 1, hi_ - lo_):
                 _bridge(view[:, c0:c1], np.arange(r0, r1), axis=0)  # across the mark, column by column
-    return out
+    return out, tuple(name for name, m in (("fill", fill), ("slit", slit)) if m is not None)
+
+
+def without_artefacts(image):
+    """
+    The image as a new float array, with its fill set to NaN and the slit bridged over.
+
+    What `~sunpy_slic.preprocessing.preprocess` does first when the weights ask for it
+    (``mask_artefacts``); `remove_artefacts` without saying what it found.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.artefacts import without_artefacts
+    >>> image = np.random.default_rng(0).normal(100, 10, (128, 128))
+    >>> without_artefacts(image) is image
+    True
+    >>> image[:16] = 0  # a band of fill
+    >>> int(np.isnan(without_artefacts(image)).sum())  # 16 rows of fill, 2 of rim
+    2304
+    """
+    return remove_artefacts(image)[0]

@@ -29,7 +29,7 @@ from sunpy.map import GenericMap
 from tqdm.auto import tqdm
 
 from sunpy_slic._version import __version__
-from sunpy_slic.artefacts import without_artefacts
+from sunpy_slic.artefacts import remove_artefacts
 from sunpy_slic.blending import blend_tiles, window_centres, window_grid
 from sunpy_slic.classification import predict_proba, resolve_model
 from sunpy_slic.disk_contrast import contrast_significance
@@ -51,6 +51,8 @@ _METHOD_COMMENTS = {
     "blend": "sunpy-slic: tiles blended with a Gaussian",
     "tiles": "sunpy-slic: tiled classification",
 }
+# What the HISTORY line calls the instrument's marks removed before the tiles were classified.
+_REMOVED = {"fill": "the fill of a rotated or cropped frame", "slit": "a spectrograph slit"}
 #: The blended maps have about this many pixels along the smaller image side by default.
 _BLEND_PIXELS = 128
 
@@ -691,7 +693,10 @@ def probability_map(
         ``SLICY0`` (the tile grid, pixels), ``SLICSTEP``, ``SLICSIGM`` and ``SLICLIMB`` (``"blend"``:
         output pixel side and window sigma, pixels, and whether the prominence map is weighted by
         the emission above the limb), ``SLICCONT`` (``"blend"``: ``'bright'`` where the map is
-        weighted by its contrast on the disk, else ``'none'``), ``SLICMRAD``, ``SLICWGT`` (weights
+        weighted by its contrast on the disk, else ``'none'``), ``SLICMRAD``, ``SLICARTF`` (the
+        instrument's marks removed from the map before tiling, with weights whose preprocessing
+        asks for it: ``'fill'``, ``'slit'``, ``'fill+slit'`` or ``'none'``; ``'off'`` where it does
+        not ask; see :ref:`artefacts`), ``SLICWGT`` (weights
         SHA-256, first 16 hex digits), ``SLICVER`` and a ``HISTORY`` line; ``SLIC*`` keywords of
         the source are replaced. The keywords by which sunpy recognises an instrument are kept as
         ``SRC*`` keywords (``SRCINST`` for ``INSTRUME``, ...), and the source's instrument,
@@ -763,8 +768,10 @@ def probability_map(
             stacklevel=2,
         )
         data = data.astype(np.uint8)
+    removed = "off"
     if spec.mask_artefacts:  # found on the whole frame, where a slit or a border is clear, not per tile
-        data = without_artefacts(data)
+        data, found = remove_artefacts(data)
+        removed = "+".join(found) or "none"
         spec = dataclasses.replace(spec, mask_artefacts=False)
     low_contrast = 0
     with tqdm(total=len(candidates), desc="Classifying tiles", unit="tile", disable=not progress) as bar:
@@ -819,6 +826,7 @@ def probability_map(
                 float(max_radius) if max_radius is not None else "none",
                 "[Rsun] tiles wholly beyond are NaN",
             ),
+            "SLICARTF": (removed, "instrument marks removed first (fill, slit)"),
             "SLICWGT": (weights, "sunpy-slic weights SHA-256, first 16 hex"),
             "SLICVER": (version, "sunpy-slic version"),
             **verdict_keywords,
@@ -834,6 +842,8 @@ def probability_map(
                 history += "; weighted by the emission above the sky beyond the limb"
             if polarity:
                 history += f"; weighted by how much {polarity}er than the quiet Sun it is on the disk"
+        if removed not in ("off", "none"):
+            history += "; " + " and ".join(_REMOVED[kind] for kind in removed.split("+")) + " removed first"
         if verdict_history:
             history += f"\n{verdict_history}"
         meta = _derived_meta(grid_meta, keywords, history, f"sunpy-slic P({DISPLAY_NAMES[name]})")

@@ -12,7 +12,7 @@ import pytest
 import sunpy.map
 from scipy import ndimage
 
-from sunpy_slic.artefacts import artefact_mask, fill_mask, slit_mask, without_artefacts
+from sunpy_slic.artefacts import artefact_mask, fill_mask, remove_artefacts, slit_mask, without_artefacts
 from sunpy_slic.classification import classify
 from sunpy_slic.data import sample_files
 from sunpy_slic.data.synthetic import REALISM_EFFECTS, make_full_disk_map, make_image
@@ -135,6 +135,20 @@ def test_slits_with_fiducials_anywhere_are_bridged(column):
     assert out.min() > 50, (out.min(), np.unravel_index(out.argmin(), out.shape))  # the noise is 100 +- 10
 
 
+def test_remove_artefacts_says_what_it_found():
+    image = _noise()
+    assert remove_artefacts(image) == (image, ())
+    image[:, 60:62] *= 0.3
+    assert remove_artefacts(image)[1] == ("slit",)
+    image[:12] = 0
+    assert remove_artefacts(image)[1] == ("fill", "slit")
+    image = _noise()
+    image[:, :20] = -5
+    out, found = remove_artefacts(image)
+    assert found == ("fill",)
+    np.testing.assert_array_equal(out, without_artefacts(image))
+
+
 def test_without_artefacts_sets_nan_and_keeps_clean_frames_as_they_came():
     image = _noise()
     assert without_artefacts(image) is image
@@ -252,8 +266,14 @@ def test_probability_map_finds_artefacts_on_the_whole_frame(tmp_path, tiny_weigh
     save_weights(masked, path, preprocess=spec)
     tiny_model = load_model(path)
     kwargs = {"method": "tiles", "tile": 32, "stride": 16, "max_radius": None, "progress": False}
-    with_mask = probability_map(padded, model=masked, **kwargs)["sunspot"].data
-    as_nan = probability_map(with_nan, model=tiny_model, **kwargs)["sunspot"].data
+    with_mask = probability_map(padded, model=masked, **kwargs)["sunspot"]
+    assert with_mask.meta["slicartf"] == "fill"
+    assert "the fill of a rotated or cropped frame removed first" in str(with_mask.meta["history"])
+    assert probability_map(smap, model=masked, **kwargs)["sunspot"].meta["slicartf"] == "none"
+    with_mask = with_mask.data
+    as_nan = probability_map(with_nan, model=tiny_model, **kwargs)["sunspot"]
+    assert as_nan.meta["slicartf"] == "off"
+    as_nan = as_nan.data
     without = probability_map(padded, model=tiny_model, **kwargs)["sunspot"].data
     np.testing.assert_allclose(with_mask, as_nan, atol=1e-6)  # the fill is missing data
     both = np.isfinite(with_mask) & np.isfinite(without)  # tiles partly in the fill
