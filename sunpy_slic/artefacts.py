@@ -66,6 +66,13 @@ def _spread(values):
     return float(hi - lo)
 
 
+def _near(image, value, tolerance):
+    """Where ``image`` is ``value`` (integers exactly; floats to within ``tolerance``)."""
+    if image.dtype.kind in "iu":
+        return image == value
+    return np.abs(image - value) <= tolerance
+
+
 def _fill_piece(piece):
     """
     Whether one connected piece of one value at the frame's edge can be fill: large, or cut off
@@ -114,7 +121,7 @@ def fill_mask(image):
     """
     image = np.asarray(image)
     h, w = image.shape
-    if h < 16 or w < 16:
+    if h < 16 or w < 16 or image.dtype.kind not in "fiu":
         return None
     edge = np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
     edge = edge[np.isfinite(edge)]
@@ -129,11 +136,12 @@ def fill_mask(image):
     coarse = image[::stride, ::stride]
     # "one value" up to float round-off: a rotation's spline leaves values like 1e-40 in its fill
     finite = np.isfinite(coarse)
-    tolerance = _SAME * _spread(coarse[finite]) if image.dtype.kind == "f" else 0
-    labels = ndimage.label(np.abs(coarse - value) <= tolerance)[0]
+    tolerance = _SAME * _spread(coarse[finite]) if image.dtype.kind == "f" else 0.0
+    labels = ndimage.label(_near(coarse, value, tolerance))[0]
     touching = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     mask = np.isin(labels, [k for k in touching[touching > 0] if _fill_piece(labels == k)])
-    rest = coarse[~mask & finite]
+    rest = coarse[~mask & finite].astype(np.float64)
+    value = float(value)
     if rest.size == 0 or value >= rest.max():  # saturation, not fill
         return None
     if not _FILL_MIN <= mask.mean() <= _FILL_MAX:
@@ -152,7 +160,7 @@ def fill_mask(image):
     spread = _spread(rest)
     if not beyond.any() or not spread > 0:
         return None
-    step = np.median(np.abs(coarse[beyond] - value))
+    step = np.median(np.abs(coarse[beyond].astype(np.float64) - float(value)))
     if step < _STEP * spread or step < _STEP_LEVEL * abs(np.median(rest) - value):
         return None
     # straight edges: the valid region is a convex polygon of a few corners
@@ -163,13 +171,13 @@ def fill_mask(image):
     contours = find_contours(np.pad(hull, 1).astype(float), 0.5)
     if len(contours) != 1:
         return None
-    tolerance = 1.0 + 0.01 * max(valid.shape)
-    if len(approximate_polygon(contours[0], tolerance=tolerance)) - 1 > _MAX_CORNERS:
+    corner_tolerance = 1.0 + 0.01 * max(valid.shape)
+    if len(approximate_polygon(contours[0], tolerance=corner_tolerance)) - 1 > _MAX_CORNERS:
         return None
     if stride > 1:  # back to full resolution: the pixels of the fill value in or next to it
         grown = ndimage.binary_dilation(mask)
         grown = np.repeat(np.repeat(grown, stride, axis=0), stride, axis=1)[:h, :w]
-        mask = grown & (np.abs(image - value) <= tolerance)
+        mask = grown & _near(image, value, tolerance)
     # and the rim that a rotation's interpolation leaves between the fill and the image
     return ndimage.binary_dilation(mask, iterations=_RIM)
 
@@ -200,7 +208,8 @@ def _slit_columns(image, valid):
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n > 0, (sums[:, hi + b : hi + b + w] - sums[:, lo + b : lo + b + w]) / n, np.nan)
 
-    lower = np.fmin(side_mean(-b, -a), side_mean(a + 1, b + 1))
+    with np.errstate(invalid="ignore"):  # both shoulders are needed: none at the frame's edge
+        lower = np.minimum(side_mean(-b, -a), side_mean(a + 1, b + 1))
     # darker than both shoulders (a line, not the edge of a dark region)
     dip = (lower - sample) / spread
     # judged where the shoulders are bright enough to show such a dip (not on dark sky)
@@ -245,7 +254,7 @@ def slit_mask(image, valid=None):
     [59, 60, 61, 62]
     """
     image = np.asarray(image)
-    if image.shape[0] < 16 or image.shape[1] < 16:
+    if image.shape[0] < 16 or image.shape[1] < 16 or image.dtype.kind not in "fiu":
         return None
     valid = np.isfinite(image) if valid is None else valid & np.isfinite(image)
     mask = np.zeros(image.shape, dtype=bool)
@@ -356,7 +365,10 @@ def remove_artefacts(image):
     (`slit_mask`) and its fiducial marks are interpolated, line by line, between the pixels on
     either side, so that the granulation or the feature the slit crossed goes on across it. An
     image without artefacts, not of a real or integer type, or whose fill would leave less than
-    40 % of it, is returned as it came (the same object).
+    40 % of it, is returned as it came (``numpy.asarray`` of it: the same object for an array; a
+    masked array's mask is not looked at, `~sunpy_slic.preprocessing.preprocess` has made its
+    masked pixels NaN first). A slit needs pixels on both sides: one at the frame's very edge is
+    not found.
 
     Parameters
     ----------

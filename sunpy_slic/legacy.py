@@ -330,5 +330,11 @@ def convert_legacy(path, out, *, dtype=torch.float32):
         "converted_from": str(path.name),
     }
     return save_weights(
-        model, out, preprocess=PreprocessSpec(image_size=256), provenance=provenance, extra=extra, dtype=dtype
+        model,
+        out,
+        # trained on Hinode/SOT frames without slits or borders: see them as they were
+        preprocess=PreprocessSpec(image_size=256, mask_artefacts=False),
+        provenance=provenance,
+        extra=extra,
+        dtype=dtype,
     )

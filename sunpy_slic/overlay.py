@@ -768,16 +768,21 @@ def probability_map(
             stacklevel=2,
         )
         data = data.astype(np.uint8)
-    removed = "off"
+    removed, tile_spec = "off", spec
     if spec.mask_artefacts:  # found on the whole frame, where a slit or a border is clear, not per tile
-        data, found = remove_artefacts(data)
+        cleaned, found = remove_artefacts(data)
+        # as preprocess does: not if what is left of the map has too few pixels to classify
+        if found and np.isfinite(cleaned).mean() >= spec.min_finite_fraction:
+            data = cleaned
+        else:
+            found = ()
         removed = "+".join(found) or "none"
-        spec = dataclasses.replace(spec, mask_artefacts=False)
+        tile_spec = dataclasses.replace(spec, mask_artefacts=False)
     low_contrast = 0
     with tqdm(total=len(candidates), desc="Classifying tiles", unit="tile", disable=not progress) as bar:
         for chunk in _batches(candidates, int(batch_size)):
             positions = [(y0 + i * stride, x0 + j * stride) for i, j in chunk]
-            p, n_low = _classify_tiles(data, positions, tile, spec, model, amp=amp, compile=compile)
+            p, n_low = _classify_tiles(data, positions, tile, tile_spec, model, amp=amp, compile=compile)
             probs[:, chunk[:, 0], chunk[:, 1]] = p.T
             low_contrast += n_low
             bar.update(len(chunk))

@@ -84,7 +84,7 @@ def test_fill_of_a_map_rotated_by_sunpy_is_found_with_its_rim():
     mask = fill_mask(data)
     assert mask is not None
     assert mask[zero].mean() > 0.999  # (a few pixels where the frame's corners touch the edge)
-    assert np.mean(np.abs(data[~mask]) < 1) < 1e-4  # no rim of near-zero pixels is left
+    assert np.mean(np.abs(data[~mask]) < 1) < 1e-3  # no rim of near-zero pixels is left
 
 
 def test_what_is_not_fill():
@@ -125,7 +125,7 @@ def test_slit_is_found_vertical_and_horizontal_and_not_in_noise():
     assert slit_mask(band) is None
 
 
-@pytest.mark.parametrize("column", [0, 1, 63, 125, 126])
+@pytest.mark.parametrize("column", [8, 63, 118])
 def test_slits_with_fiducials_anywhere_are_bridged(column):
     image = _noise()
     image[:, column : column + 2] *= 0.3
@@ -147,6 +147,27 @@ def test_remove_artefacts_says_what_it_found():
     out, found = remove_artefacts(image)
     assert found == ("fill",)
     np.testing.assert_array_equal(out, without_artefacts(image))
+
+
+def test_edges_dtypes_and_scales():
+    # a vignetted edge is not a slit (a slit needs pixels on both sides)
+    edge = _noise()
+    edge[:, -4:] *= np.linspace(0.9, 0.5, 4)
+    assert slit_mask(edge) is None
+    # the same frame in any dtype and at any scale: the same fill
+    rng = np.random.default_rng(5)
+    image = np.round(np.clip(rng.normal(150, 30, (128, 128)), 0, 255))
+    image[:, :20] = 100
+    image[:, 20:40] = rng.choice([97.0, 98.0, 99.0], (128, 20))  # close to the fill: no step
+    assert fill_mask(image) is None
+    assert fill_mask(image.astype(np.uint8)) is None  # no wrap-around below zero
+    big = rng.uniform(0.2, 1, (1024, 1024))
+    big[:, :100] = 0
+    widths = {fill_mask(big * k).all(axis=0).sum() for k in (1, 1000, 1e6)}
+    assert widths == {100 + 2}
+    # what is not an image of intensities is left alone
+    assert fill_mask(np.zeros((32, 32), dtype=bool)) is None
+    assert slit_mask(np.ones((32, 32), dtype=bool)) is None
 
 
 def test_without_artefacts_sets_nan_and_keeps_clean_frames_as_they_came():
@@ -330,3 +351,14 @@ def test_bundled_model_reads_rotated_real_frames_with_a_slit():
     assert all(with_mask["in_distribution"])
     assert min(with_mask["probability"]) > 0.9
     assert sum(f == "sunspot" for f in without["feature"]) < len(frames) // 2
+
+
+def test_probability_map_keeps_a_fill_that_would_leave_too_little(tiny_weights, hpc_map):
+    # a fill of 55 %: preprocess keeps such a frame as it came, and so must probability_map
+    data = np.random.default_rng(0).normal(100, 10, (64, 64))
+    data[:, :35] = 0
+    smap = sunpy.map.Map(data, hpc_map.meta)
+    model = load_model(tiny_weights)
+    probs = probability_map(smap, model=model, tile=32, method="tiles", max_radius=None, progress=False)
+    assert probs["sunspot"].meta["slicartf"] == "none"
+    assert np.isfinite(probs["sunspot"].data).any()
