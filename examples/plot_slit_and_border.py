@@ -1,7 +1,7 @@
 """
-===============================================
+================================================
 A rotated frame with a slit: what the model sees
-===============================================
+================================================
 
 Level-1 frames rotated to solar north carry a border of zeros, and slit-jaw images carry the
 spectrograph slit as a dark line across the frame. Both are the instrument, not the Sun, but to a
