@@ -54,8 +54,8 @@ unmasked.slic_meta = dataclasses.replace(unmasked.slic_meta, preprocess=spec)
 with_masking = sunpy_slic.classify(frame, model=model)
 without_masking = sunpy_slic.classify(frame, model=unmasked)
 print(
-    f"marks removed: {with_masking.feature} (p = {with_masking.probability:.2f}), "
-    f"in distribution: {with_masking.in_distribution}"
+    f"marks removed ({' and '.join(with_masking.artefacts)}): {with_masking.feature} "
+    f"(p = {with_masking.probability:.2f}), in distribution: {with_masking.in_distribution}"
 )
 print(
     f"marks kept:    {without_masking.feature} (p = {without_masking.probability:.2f}), "

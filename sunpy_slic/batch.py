@@ -82,6 +82,7 @@ _COLUMNS = (
     "ood_score",
     "texture_score",
     "credibility",
+    "artefacts",
     "status",
     "error",
 )
@@ -185,6 +186,7 @@ def _load_one(source, path, spec, domain=None):
     With the model's training ``domain``, the row's ``_domain`` lists why the map is outside it.
     """
     row = {"source": source, "date_obs": None, "instrument": "", "wavelength": np.nan, "_domain": []}
+    row["artefacts"] = ""
     try:
         smap = read_map(path)
         date = map_date(smap)  # None (a masked date_obs), not sunpy's "now", for a file without one
@@ -192,7 +194,8 @@ def _load_one(source, path, spec, domain=None):
         row["date_obs"] = date.utc.isot if date is not None else None
         row["instrument"] = smap.instrument or ""
         row["wavelength"] = float(wavelength.to_value("Angstrom")) if wavelength is not None else np.nan
-        x = preprocess(smap, spec)
+        x, found = preprocess(smap, spec, return_artefacts=True)
+        row["artefacts"] = "+".join(found[0])
         if domain:
             row["_domain"] = check_domain(smap, domain)
     except Exception as exc:  # any failure of one file becomes its error row, never the run's
@@ -295,7 +298,7 @@ def _schema(extra=None):
     fields += [pa.field(f"p_{k}", pa.float32()) for k in FEATURES]
     fields += [pa.field("in_distribution", pa.bool_()), pa.field("ood_score", pa.float32())]
     fields += [pa.field("texture_score", pa.float32())]
-    fields += [pa.field("credibility", pa.float32())]
+    fields += [pa.field("credibility", pa.float32()), pa.field("artefacts", pa.string())]
     fields += [pa.field("status", pa.string()), pa.field("error", pa.string())]
     return pa.schema(fields, metadata={_META_KEY: json.dumps(extra or {}).encode()})
 
@@ -383,6 +386,7 @@ def _table(columns, meta):
     t["ood_score"] = np.asarray(columns["ood_score"], dtype=np.float32)
     t["texture_score"] = np.asarray(columns["texture_score"], dtype=np.float32)
     t["credibility"] = np.asarray(columns["credibility"], dtype=np.float32)
+    t["artefacts"] = np.asarray(["" if a is None else a for a in columns["artefacts"]], dtype=str)
     t["status"] = np.asarray(columns["status"], dtype=str)
     t["error"] = np.asarray(columns["error"], dtype=str)
     return t
@@ -403,10 +407,13 @@ def read_results(output):
         One row per file, the latest written where a file was classified more than once, in the
         order the rows were written. Columns: ``source, date_obs, instrument, wavelength, feature,
         probability, p_filament, p_flare_ribbon, p_prominence, p_quiet_sun, p_sunspot,
-        in_distribution, ood_score, texture_score, credibility, status, error``. ``status`` is ``"ok"`` or
-        ``"error"``; an error row has the reason in ``error``, an empty ``feature`` and NaN
-        probabilities. ``date_obs`` is masked where unknown, ``in_distribution`` where the weights
-        carry no out-of-distribution information (see `sunpy_slic.ood`) or the file could not be
+        in_distribution, ood_score, texture_score, credibility, artefacts, status, error``.
+        ``status`` is ``"ok"`` or ``"error"``; an error row has the reason in ``error``, an empty
+        ``feature`` and NaN probabilities. ``artefacts`` says what the preprocessing removed before
+        the network saw the frame (``"fill"``, ``"slit"``, ``"fill+slit"``; empty for nothing, and
+        in rows written by versions without the column; see :ref:`artefacts`). ``date_obs`` is
+        masked where unknown, ``in_distribution`` where the weights carry no out-of-distribution
+        information (see `sunpy_slic.ood`) or the file could not be
         read, and ``ood_score``, ``texture_score`` (the texture test's, `sunpy_slic.feature_distance`)
         and ``credibility`` (`sunpy_slic.credibility`, the score to sort by) are NaN where there is
         none (also in rows written by versions without the column). The table's

@@ -279,6 +279,11 @@ class ClassificationResult:
         The texture test's score (`sunpy_slic.feature_distance`; larger: less like the training
         images), compared with ``extra["ood"]["texture"]["threshold"]``; None for weights without a
         texture test.
+    artefacts : tuple of str
+        What the preprocessing removed from the image before the network saw it (weights whose
+        preprocessing has ``mask_artefacts``): ``"fill"`` (the constant border of a rotated or
+        cropped frame) and ``"slit"`` (a spectrograph slit); empty where nothing was
+        (:ref:`artefacts`).
     """
 
     feature: str
@@ -296,6 +301,7 @@ class ClassificationResult:
     credibility: float | None = None
     abstained: bool = False
     texture_score: float | None = None
+    artefacts: tuple = ()
 
     @property
     def probability(self):
@@ -322,6 +328,8 @@ class ClassificationResult:
             d["credibility"] = self.credibility
         if self.uncertainty is not None:
             d["uncertainty"] = self.uncertainty[self.top_feature]
+        if self.artefacts:
+            d["artefacts"] = "+".join(self.artefacts)
         return d
 
     @property
@@ -355,6 +363,8 @@ class ClassificationResult:
             score = f" (score {self.ood_score:.3g})" if self.ood_score is not None else ""
             lines.append(f"  in distribution: {'yes' if self.in_distribution else 'NO'}{score}")
             lines += [f"    - {r}" for r in self.ood_reasons]
+        if self.artefacts:
+            lines.append(f"  removed first: {' and '.join(self.artefacts)} (see the preprocessing guide)")
         return "\n".join(lines) + ">"
 
 
@@ -429,6 +439,8 @@ def _results_table(results):
             [np.nan if r.uncertainty is None else r.uncertainty[r.top_feature] for r in results],
             np.float32,
         )
+    if any(r.artefacts for r in results):
+        t["artefacts"] = ["+".join(r.artefacts) for r in results]
     return t
 
 
@@ -443,7 +455,9 @@ def _read_one(obj, index, details, spec):
         name = f"map {index} ({meta['source']})" if meta["source"] != f"map {index}" else meta["source"]
     else:
         name = f"image {index}"
-    return img, meta, preprocess(img, spec, names=[name])
+    x, found = preprocess(img, spec, names=[name], return_artefacts=True)
+    meta["artefacts"] = found[0]
+    return img, meta, x
 
 
 def _read_all(items, num_workers, details, spec):
@@ -525,8 +539,10 @@ def classify(
         ``in_distribution, ood_score, ood_reasons`` (the reasons joined by "; ", empty when in
         distribution) when the weights carry out-of-distribution information (see
         `sunpy_slic.ood`), ``credibility`` when they carry a credibility bank
-        (`sunpy_slic.credibility`), and ``uncertainty`` (the standard deviation of the predicted feature's
-        probability) with ``tta`` or ``mc_dropout``. Its ``meta`` records how it was made: the
+        (`sunpy_slic.credibility`), ``uncertainty`` (the standard deviation of the predicted feature's
+        probability) with ``tta`` or ``mc_dropout``, and ``artefacts`` (what the preprocessing removed
+        from each image first: ``"fill"``, ``"slit"``, ``"fill+slit"`` or empty; :ref:`artefacts`)
+        when it removed anything from any. Its ``meta`` records how it was made: the
         package version, the weights' SHA-256 and name, the preprocessing and the date (see
         `~sunpy_slic.weights.provenance_meta`).
 

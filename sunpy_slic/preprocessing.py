@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from sunpy.map import GenericMap, MapSequence
 
-from sunpy_slic.artefacts import without_artefacts
+from sunpy_slic.artefacts import remove_artefacts
 from sunpy_slic.exceptions import SlicDataError, SlicWarning
 from sunpy_slic.io import read_map
 
@@ -259,7 +259,10 @@ def image_data(obj, *, name=None):
 
 
 def _robust_fill(data, spec, name):
-    """Check one 2-D image and return it as float32, with non-finite pixels filled and rescaled."""
+    """
+    Check one 2-D image and return it as float32, with non-finite pixels filled and rescaled, and
+    the artefacts removed from it (a tuple, see `sunpy_slic.artefacts.remove_artefacts`).
+    """
     image = _label(name)
     boolean = data.dtype.kind == "b"
     if boolean:
@@ -305,7 +308,9 @@ def _robust_fill(data, spec, name):
         )
         raise SlicDataError(msg)
     if spec.mask_artefacts:
-        data, values = _without_artefacts(data, values, step, spec)
+        data, values, found = _without_artefacts(data, values, step, spec)
+    else:
+        found = ()
     # Near the float64 limit, differences of values overflow: first divide by a power of two.
     norm = 2.0 ** max(0, math.frexp(max(abs(vmin), abs(vmax)))[1] - _HUGE_EXPONENT)
     if norm != 1.0:
@@ -336,27 +341,27 @@ def _robust_fill(data, spec, name):
         out -= med
         out /= scale
     np.clip(out, -1e6, 1e6, out=out)
-    return out.astype(np.float32)
+    return out.astype(np.float32), found
 
 
 def _without_artefacts(data, values, step, spec):
     """
-    The image without its fill and slit (`without_artefacts`), and its sampled finite values; the
-    image as it came if it has none, or if what is left could not be classified (too few pixels,
-    constant, saturated): the checks above were made on the image as it came.
+    The image without its fill and slit (`remove_artefacts`), its sampled finite values and what was
+    removed; the image as it came if it has none, or if what is left could not be classified (too
+    few pixels, constant, saturated): the checks above were made on the image as it came.
     """
-    cleaned = without_artefacts(data)
-    if cleaned is data:
-        return data, values
+    cleaned, found = remove_artefacts(data)
+    if not found:
+        return data, values, ()
     sample = np.asarray(cleaned[::step, ::step], dtype=np.float64)
     finite = np.isfinite(sample)
     if finite.mean() < spec.min_finite_fraction:
-        return data, values
+        return data, values, ()
     kept = sample[finite]
     lo, hi = np.percentile(kept, spec.clip_percentiles)
     if not hi > lo or np.mean(kept == kept.max()) > spec.saturated_fraction:
-        return data, values
-    return cleaned, kept
+        return data, values, ()
+    return cleaned, kept, found
 
 
 def _items(data):
@@ -406,7 +411,7 @@ def _normalise(batch, spec, names):
     return ((flat - mean) / std).reshape(batch.shape)
 
 
-def preprocess(data, spec=None, *, device=None, names=None):
+def preprocess(data, spec=None, *, device=None, names=None, return_artefacts=False):
     """
     Turn one or many solar images into the network's input tensor.
 
@@ -423,11 +428,16 @@ def preprocess(data, spec=None, *, device=None, names=None):
         What to call each image in error and warning messages (e.g. the source files of Maps that
         were read earlier); None, for all or one of them, keeps the default: paths name themselves,
         and the images of a batch are numbered.
+    return_artefacts : bool, optional
+        Also return, for each image, what ``mask_artefacts`` removed from it: a tuple of
+        ``"fill"`` and ``"slit"`` (see `sunpy_slic.artefacts`), empty where nothing was.
 
     Returns
     -------
     `torch.Tensor`
         float32, shape ``(N, 1, image_size, image_size)``; each image has mean 0 and std 1.
+    list of tuple of str
+        With ``return_artefacts=True``: what was removed from each image.
 
     Raises
     ------
@@ -467,7 +477,8 @@ def preprocess(data, spec=None, *, device=None, names=None):
             (obj, str(name) if name is not None else default)
             for (obj, default), name in zip(items, names, strict=True)
         ]
-    arrays = [_robust_fill(image_data(obj, name=name), spec, name) for obj, name in items]
+    filled = [_robust_fill(image_data(obj, name=name), spec, name) for obj, name in items]
+    arrays = [a for a, _ in filled]
     out = torch.empty((len(arrays), 1, spec.image_size, spec.image_size), dtype=torch.float32, device=device)
     groups = {}
     for i, a in enumerate(arrays):
@@ -475,4 +486,5 @@ def preprocess(data, spec=None, *, device=None, names=None):
     for idx in groups.values():
         batch = torch.from_numpy(np.stack([arrays[i] for i in idx])[:, None]).to(device)
         out[idx] = _resize(batch, spec.image_size)
-    return _normalise(out, spec, [name for _, name in items])
+    out = _normalise(out, spec, [name for _, name in items])
+    return (out, [found for _, found in filled]) if return_artefacts else out

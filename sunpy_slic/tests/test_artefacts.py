@@ -16,6 +16,7 @@ from sunpy_slic.artefacts import artefact_mask, fill_mask, remove_artefacts, sli
 from sunpy_slic.classification import classify
 from sunpy_slic.data import sample_files
 from sunpy_slic.data.synthetic import REALISM_EFFECTS, make_full_disk_map, make_image
+from sunpy_slic.exceptions import SlicWarning
 from sunpy_slic.features import FEATURES
 from sunpy_slic.overlay import probability_map
 from sunpy_slic.preprocessing import PreprocessSpec, preprocess
@@ -362,3 +363,32 @@ def test_probability_map_keeps_a_fill_that_would_leave_too_little(tiny_weights, 
     probs = probability_map(smap, model=model, tile=32, method="tiles", max_radius=None, progress=False)
     assert probs["sunspot"].meta["slicartf"] == "none"
     assert np.isfinite(probs["sunspot"].data).any()
+
+
+def test_results_and_tables_say_what_was_removed(tmp_path):
+    from sunpy_slic.batch import classify_files, read_results
+
+    clean = make_image("sunspot", seed=SEED + 7, shape=(192, 192), scale=0.5, scene="physical")[0]
+    bordered = clean.copy()
+    bordered[:, :30] = 0
+    slitted = bordered.copy()
+    slitted[:, 100:102] *= 0.3
+    one = classify(bordered, progress=False)
+    assert one.artefacts == ("fill",)
+    assert one.to_dict()["artefacts"] == "fill"
+    assert "removed first: fill" in repr(one)
+    assert classify(clean, progress=False).artefacts == ()
+    table = classify([clean, bordered, slitted], progress=False)
+    assert list(table["artefacts"]) == ["", "fill", "fill+slit"]
+    assert "artefacts" not in classify([clean, clean], progress=False).colnames
+    # files: the same column in the Parquet results
+    paths = []
+    for name, data in (("clean", clean), ("bordered", bordered)):
+        path = tmp_path / f"{name}.fits"
+        sunpy.map.Map(data, make_full_disk_map(seed=1, shape=(64, 64))[0].meta).save(path)
+        paths.append(path)
+    out = tmp_path / "results.parquet"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SlicWarning)  # the made-up header's plate scale: flagged
+        classify_files(paths, out, amp=False, progress=False)
+    assert list(read_results(out)["artefacts"]) == ["", "fill"]

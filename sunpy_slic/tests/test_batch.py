@@ -31,6 +31,7 @@ COLUMNS = [
     "ood_score",
     "texture_score",
     "credibility",
+    "artefacts",
     "status",
     "error",
 ]
@@ -360,7 +361,7 @@ def test_parts_written_before_the_ood_columns_read_as_unknown(fits_files, tiny_w
     out = tmp_path / "results.parquet"
     classify_files(fits_files[:3], out, model=tiny_weights, amp=False, progress=False)
     part = next(out.glob("part-*.parquet"))
-    older = ["in_distribution", "ood_score", "texture_score", "credibility"]
+    older = ["in_distribution", "ood_score", "texture_score", "credibility", "artefacts"]
     old = pq.read_table(part).drop_columns(older)  # a part written before these columns existed
     pq.write_table(old, part)
     table = read_results(out)
@@ -370,5 +371,6 @@ def test_parts_written_before_the_ood_columns_read_as_unknown(fits_files, tiny_w
     assert np.isnan(table["ood_score"]).all()
     assert np.isnan(table["texture_score"]).all()
     assert np.isnan(table["credibility"]).all()
+    assert list(table["artefacts"]) == [""] * 3
     classify_files(fits_files[3:5], out, model=tiny_weights, amp=False, progress=False)  # new parts beside it
     assert len(read_results(out)) == 5
