@@ -2,10 +2,11 @@
 What `sunpy_slic.artefacts` finds, and what removing it costs `preprocess`, in one run.
 
 * **Found**: on independent synthetic physical frames (seeds from 908 000, plate scales over
-  0.01-5″/pixel, 192 × 192), the share of frames with a ``border`` (``slit``, both) whose fill
-  (slit) is found, and the frames without either in which anything is found (with no effect, and
-  with each of the effects that could pass for one: saturation, 8-bit, JPEG), and the share of
-  frames of the training mix (``effects="random"``) in which something is found.
+  0.01-5″/pixel, 192 × 192), the share of frames with a ``border`` (a border then JPEG, a
+  ``slit``, both) whose fill (slit) is found, and the frames without either in which anything is
+  found (with no effect, and with each of the effects that could pass for one: saturation, 8-bit,
+  JPEG), and the share of frames of the training mix (``effects="random"``) in which something is
+  found.
 * **Real frames**: the six Hinode/SOT frames as they are (nothing should be found) and rotated by
   sunpy with zero fill (the fill should be found).
 * **Cost**: `preprocess` of one float32 image to 128 pixels with ``mask_artefacts`` off and on, for
@@ -53,7 +54,7 @@ def _frames(n, effects, seed):
 def found(n):
     """Rows (what, share found) on synthetic frames."""
     rows = []
-    for effects in (["border"], ["slit"], ["slit", "border"]):
+    for effects in (["border"], ["border", "jpeg"], ["slit"], ["slit", "border"]):
         images = list(_frames(n, effects, SEED))
         fills = [fill_mask(im) for im in images]
         slits = [slit_mask(im, None if f is None else ~f) for im, f in zip(images, fills, strict=True)]
