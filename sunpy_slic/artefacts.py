@@ -27,12 +27,17 @@ Both searches are deliberately narrow, to leave the Sun alone:
   Sun (filaments, fibrils, lanes, umbrae) do not keep the same column over a whole frame.
 """
 
+import math
+
 import numpy as np
 from scipy import ndimage
 from skimage.measure import approximate_polygon, find_contours
 from skimage.morphology import convex_hull_image
 
 __all__ = ["artefact_mask", "fill_mask", "remove_artefacts", "slit_mask", "without_artefacts"]
+
+# Values beyond 2**_LARGEST_EXPONENT are scaled down (exactly) before they are summed or subtracted.
+_LARGEST_EXPONENT = 1000
 
 # At most this share of a frame is taken for artefacts (the rest must carry the classification).
 _MAX_SHARE = 0.6
@@ -59,6 +64,19 @@ _SLIT_SHOULDER = (3, 7)  # the shoulders: columns this far (from, to) on either 
 _FIDUCIAL_REACH = 20  # fiducial marks are sought this many pixels either side of the slit,
 _FIDUCIAL_DIP = 0.5  # as rows darker than those 4-7 rows away by this share of the 5-95 % spread
 _FIDUCIAL_RUN = 3  # for at least this many pixels in all, on both sides of the slit
+
+
+def _tame(image):
+    """
+    The image divided by an exact power of two if its values are so large (beyond 2**1000) that
+    sums and differences of them could overflow, and that power; else the image itself and 0.
+    """
+    if image.dtype.kind != "f" or image.size == 0:
+        return image, 0
+    finite = np.isfinite(image)
+    top = float(np.max(np.abs(image[finite]))) if finite.any() else 0.0
+    k = max(0, math.frexp(top)[1] - _LARGEST_EXPONENT)
+    return (np.ldexp(image.astype(np.float64), -k), k) if k else (image, 0)
 
 
 def _spread(values):
@@ -123,6 +141,7 @@ def fill_mask(image):
     h, w = image.shape
     if h < 16 or w < 16 or image.dtype.kind not in "fiu":
         return None
+    image = _tame(image)[0]
     edge = np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
     edge = edge[np.isfinite(edge)]
     if edge.size == 0:
@@ -256,6 +275,7 @@ def slit_mask(image, valid=None):
     image = np.asarray(image)
     if image.shape[0] < 16 or image.shape[1] < 16 or image.dtype.kind not in "fiu":
         return None
+    image = _tame(image)[0]
     valid = np.isfinite(image) if valid is None else valid & np.isfinite(image)
     mask = np.zeros(image.shape, dtype=bool)
     columns = _slit_columns(image, valid)
@@ -405,7 +425,8 @@ def remove_artefacts(image):
     slit = slit_mask(image, valid)
     if fill is None and slit is None:
         return image, ()
-    out = image.astype(np.float64 if image.dtype.kind in "iu" or image.dtype.itemsize > 4 else image.dtype)
+    work, power = _tame(image)
+    out = work.astype(np.float64 if work.dtype.kind in "iu" or work.dtype.itemsize > 4 else work.dtype)
     if fill is not None:
         out[fill] = np.nan
     if slit is not None:
@@ -419,6 +440,8 @@ def remove_artefacts(image):
             lines = np.flatnonzero(full)
             for r0, r1, c0, c1 in _fiducials(view, lines.min(), lines.max() + 1, hi_ - lo_):
                 _bridge(view[:, c0:c1], np.arange(r0, r1), axis=0)  # across the mark, column by column
+    if power:
+        out = np.ldexp(out, power)
     return out, tuple(name for name, m in (("fill", fill), ("slit", slit)) if m is not None)
 
 

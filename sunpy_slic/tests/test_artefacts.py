@@ -166,6 +166,15 @@ def test_edges_dtypes_and_scales():
     big[:, :100] = 0
     widths = {fill_mask(big * k).all(axis=0).sum() for k in (1, 1000, 1e6)}
     assert widths == {100 + 2}
+    # values near the float64 limit: no overflow, the same fill and slit as at a usual scale
+    huge = _noise()
+    huge[:, 60:62] *= 0.3
+    huge[:12] = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, found = remove_artefacts(huge * 6e304)
+    assert found == ("fill", "slit")
+    np.testing.assert_allclose(out / 6e304, remove_artefacts(huge)[0], rtol=1e-12)
     # what is not an image of intensities is left alone
     assert fill_mask(np.zeros((32, 32), dtype=bool)) is None
     assert slit_mask(np.ones((32, 32), dtype=bool)) is None
