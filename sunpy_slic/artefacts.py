@@ -179,7 +179,7 @@ def fill_mask(image):
     spread = _spread(rest)
     if not beyond.any() or not spread > 0:
         return None
-    step = np.median(np.abs(coarse[beyond].astype(np.float64) - float(value)))
+    step = np.median(np.abs(coarse[beyond].astype(np.float64) - value))
     if step < _STEP * spread or step < _STEP_LEVEL * abs(np.median(rest) - value):
         return None
     # straight edges: the valid region is a convex polygon of a few corners
@@ -431,14 +431,14 @@ def remove_artefacts(image):
         out[fill] = np.nan
     if slit is not None:
         finite = out[np.isfinite(out)]
-        lo_, hi_ = np.percentile(finite[:: max(1, finite.size // 50_000)], [5, 95])
+        spread = _spread(finite[:: max(1, finite.size // 50_000)])
         for axis, full in ((1, slit.all(axis=0)), (0, slit.all(axis=1))):
             if not full.any():
                 continue
             _bridge(out, np.flatnonzero(full), axis)
             view = out if axis == 1 else out.T
             lines = np.flatnonzero(full)
-            for r0, r1, c0, c1 in _fiducials(view, lines.min(), lines.max() + 1, hi_ - lo_):
+            for r0, r1, c0, c1 in _fiducials(view, lines.min(), lines.max() + 1, spread):
                 _bridge(view[:, c0:c1], np.arange(r0, r1), axis=0)  # across the mark, column by column
     if power:
         out = np.ldexp(out, power)
