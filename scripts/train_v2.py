@@ -1,9 +1,10 @@
 """
 Train the bundled sunpy-slic model, reproducibly (weights v2: 128-pixel input).
 
-The bundled weights (v2.2) were made by this script in seven stages (from scratch, then fine-tuning
+The bundled weights (v2.4) were made by this script in eight stages (from scratch, then fine-tuning
 runs with ``--init``, adding data with ``--n-classic``, ``--n-sky-scenes``, ``--n-limb-scenes``,
-``--frames-repeat`` and ``--n-extra-frames``) and two averages (``average_weights.py``); the
+``--frames-repeat`` and ``--n-extra-frames``; the last, stage 9, with ``--mask-artefacts`` and
+``--n-focus-frames``) and two averages (``average_weights.py``); the
 commands, the minutes and the measured figures are in the model card (``docs/model_card.rst``) and
 in the weights (``meta.extra["lineage"]``). About 4 minutes an epoch on an idle 2-core CPU.
 ``--n-extra-outliers`` (outliers of every trained family, added to a cached run) was used for a
@@ -52,7 +53,14 @@ from sunpy_slic.calibration import calibrate
 from sunpy_slic.classification import classify
 from sunpy_slic.data.dataset import SlicDataset
 from sunpy_slic.data.outliers import OUTLIER_FAMILIES, outlier_images
-from sunpy_slic.data.synthetic import make_full_disk_map, make_image, make_images, random_scale
+from sunpy_slic.data.synthetic import (
+    RANDOM_EFFECT_PROBABILITY,
+    REALISM_EFFECTS,
+    make_full_disk_map,
+    make_image,
+    make_images,
+    random_scale,
+)
 from sunpy_slic.data.tiles import SKIPPED, disk_geometry, full_disk_tiles, tile_labels
 from sunpy_slic.domain import set_training_domain, training_domain
 from sunpy_slic.feature_distance import feature_statistics, score_probabilities
@@ -100,6 +108,42 @@ def synthetic_frames(n_per_class, seed, shape, spec, p_effects, progress, featur
             bar.update()
     bar.close()
     return _preprocess_batches(images, spec), np.array(labels), np.array(scales)
+
+
+def focus_frames(n_per_class, seed, shape, spec, features, forced, p_forced, progress):
+    """
+    More whole frames of some features, each with the training mix of effects (``effects="random"``)
+    and, with probability ``p_forced``, one effect of ``forced`` on top: the conditions a feature is
+    weak under (flare ribbons flattened by saturation, 8-bit or JPEG) and, for the features that are
+    confused with it (quiet Sun with plage), the same conditions, so that the condition itself does
+    not become the cue.
+    """
+    images, labels = [], []
+    bar = tqdm(total=n_per_class * len(features), desc="focus frames", disable=not progress)
+    for fid, feature in enumerate(FEATURES):
+        if feature not in features:
+            continue
+        for i in range(n_per_class):
+            rng = np.random.default_rng([seed, fid, i])
+            scale = random_scale(rng, feature)
+            draws = rng.random(len(REALISM_EFFECTS))
+            p_random = [RANDOM_EFFECT_PROBABILITY[n] for n in REALISM_EFFECTS]
+            names = {n for n, u, q in zip(REALISM_EFFECTS, draws, p_random, strict=True) if u < q}
+            if forced and rng.random() < p_forced:
+                names.add(forced[int(rng.integers(len(forced)))])
+            image, _ = make_image(
+                feature,
+                seed=seed + 10_000 * fid + i,
+                shape=shape,
+                scale=scale,
+                scene="physical",
+                effects=[n for n in REALISM_EFFECTS if n in names] or None,
+            )
+            images.append(image)
+            labels.append(fid)
+            bar.update()
+    bar.close()
+    return _preprocess_batches(images, spec), np.array(labels)
 
 
 def classic_frames(n_per_class, seed, shape, spec):
@@ -257,6 +301,20 @@ def main(argv=None):
         default=0,
         help="more outlier images of every trained family, from seeds of their own (added to a cached run)",
     )
+    p.add_argument(
+        "--n-focus-frames",
+        type=int,
+        default=0,
+        help="more whole frames of each --focus-features feature, own seeds (added to a cached run)",
+    )
+    p.add_argument("--focus-features", nargs="*", default=["flare_ribbon", "quiet_sun"])
+    p.add_argument(
+        "--focus-effects",
+        nargs="*",
+        default=["saturation", "quantize_8bit", "jpeg"],
+        help="one of these is added to a focus frame's random effects with probability --p-focus-effect",
+    )
+    p.add_argument("--p-focus-effect", type=float, default=0.6)
     p.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tuning)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up epochs")
     p.add_argument("--epochs", type=int, default=6)
@@ -334,6 +392,19 @@ def main(argv=None):
             args.n_extra_frames, args.seed + 100_000, shape, spec, args.p_effects, progress
         )
         np.savez(cache, **data)
+    if args.n_focus_frames and "x_focus" not in data:
+        # Added to a cached run: frames of the weak features under the conditions they fail in.
+        data["x_focus"], data["y_focus"] = focus_frames(
+            args.n_focus_frames,
+            args.seed + 200_000,
+            shape,
+            spec,
+            args.focus_features,
+            args.focus_effects,
+            args.p_focus_effect,
+            progress,
+        )
+        np.savez(cache, **data)
     if args.n_extra_outliers and "x_out_extra" not in data:
         # Added to a cached run: outliers of every family trained on now (the cached x_out holds
         # only the families trained on when the cache was made).
@@ -371,6 +442,8 @@ def main(argv=None):
         parts.append(SlicDataset(data["x_classic"], data["y_classic"], augment=True, seed=args.seed + 4))
     if args.n_extra_frames:
         parts.append(SlicDataset(data["x_extra"], data["y_extra"], augment=True, seed=args.seed + 7))
+    if args.n_focus_frames:
+        parts.append(SlicDataset(data["x_focus"], data["y_focus"], augment=True, seed=args.seed + 9))
     if args.n_extra_outliers:
         x_more = data["x_out_extra"]
         parts.append(SlicDataset(x_more, np.full(len(x_more), OUTLIER), augment=True, seed=args.seed + 8))
@@ -485,6 +558,17 @@ def main(argv=None):
                 # what the (possibly cached) data hold, not only what this run asked for
                 "extra_frames_per_class": len(data["y_extra"]) // len(FEATURES) if args.n_extra_frames else 0,
                 "extra_outliers": len(data["x_out_extra"]) if args.n_extra_outliers else 0,
+                "focus_frames": (
+                    {
+                        "per_feature": args.n_focus_frames,
+                        "features": list(args.focus_features),
+                        "forced_effects": list(args.focus_effects),
+                        "p_forced": args.p_focus_effect,
+                    }
+                    if args.n_focus_frames
+                    else None
+                ),
+                "mask_artefacts": bool(args.mask_artefacts),
                 "frame_shape": args.frame_shape,
                 "p_effects": args.p_effects,
                 "full_disk_scenes": args.n_scenes,
