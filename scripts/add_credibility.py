@@ -10,7 +10,12 @@ the extra frames of ``--n-extra-frames``; not the outliers, not the validation i
 class-balanced sample of them with the weights. The tensors stay byte-identical (checked)::
 
     .venv/bin/python scripts/add_credibility.py IN.safetensors WORK/data.npz OUT.safetensors \
-        [--per-feature 400] [--seed 0]
+        [--per-feature 400] [--seed 0] [--k 25]
+
+``--k`` (the neighbours that vote) does not change which images are drawn into the bank. The v2.4
+weights use k = 10, the best of 10, 25 and 50 on the validation images of the last stage's cache
+(``x_val``, ``x_vtiles``) among banks of 400 images per feature (the size that keeps the file
+under 25 MB).
 
 About 8 minutes on a 2-core CPU for 8 089 images (v2.1's last stage), 10 for the 12 889 of v2.2's.
 """
@@ -22,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from sunpy_slic.credibility import DEFAULT_PER_FEATURE
+from sunpy_slic.credibility import DEFAULT_K, DEFAULT_PER_FEATURE
 from sunpy_slic.ood import fit_credibility
 from sunpy_slic.weights import load_model, update_weights_metadata
 
@@ -37,6 +42,7 @@ def main(argv=None):
     p.add_argument("out", type=Path)
     p.add_argument("--per-feature", type=int, default=DEFAULT_PER_FEATURE)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--k", type=int, default=None, help=f"neighbours that vote (default {DEFAULT_K})")
     args = p.parse_args(argv)
     model = load_model(args.weights, device="cpu")
     with np.load(args.cache) as data:
@@ -45,7 +51,7 @@ def main(argv=None):
         y = torch.from_numpy(np.concatenate([data[f"y_{name}"] for name in parts]).astype(np.int64))
     print(f"{len(y)} training images ({', '.join(parts)}); per feature {np.bincount(y.numpy()).tolist()}")
     bank = fit_credibility(
-        model, TensorDataset(x, y), per_feature=args.per_feature, seed=args.seed, progress=True
+        model, TensorDataset(x, y), per_feature=args.per_feature, k=args.k, seed=args.seed, progress=True
     )
     bank["data"] = f"{args.cache.name}: {', '.join(parts)} (seed {args.seed})"
     # update_weights_metadata reads the file back and raises if its tensors changed.
