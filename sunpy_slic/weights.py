@@ -56,7 +56,7 @@ META_KEY = "sunpy_slic"
 #: File name and SHA-256 of the bundled default weights (checked on load, as torchvision does).
 DEFAULT_WEIGHTS = {
     "filename": "slic_default.safetensors",
-    "sha256": "87eb0ba05ef45de8bb0bd3c1c1f9c4f6b2156ec4807be6c4afd4bae800f101ef",
+    "sha256": "542515abea9e373e1388a5ce7de786f5d51398c193d1e69b393bcf0f84e345e5",
 }
 
 

@@ -171,14 +171,19 @@ def test_bundled_weights_match_their_pinned_hash_and_describe_themselves():
     assert 0 < meta.metrics["test_synthetic_physical"]["accuracy"] <= 1
     lineage = meta.extra["lineage"]
     stages = [1, 2, 3, 4, 5, 6, "6a", 7, "7a", "texture test", "artefact masking"]
+    stages += [9, "credibility bank", "texture test"]  # v2.4: stage 9 trained with the masks on
     assert [stage["stage"] for stage in lineage] == stages
-    assert lineage[-2]["command"].startswith("python scripts/add_texture_statistics.py")
-    assert lineage[-1]["command"].startswith("python scripts/annotate_weights.py")
+    assert "--mask-artefacts" in lineage[-3]["command"]
+    assert "--n-focus-frames" in lineage[-3]["command"]
+    assert lineage[-2]["command"].startswith("python scripts/add_credibility.py")
+    assert lineage[-1]["command"].startswith("python scripts/add_texture_statistics.py")
     assert meta.preprocess.mask_artefacts is True
+    assert meta.provenance["data"]["mask_artefacts"] is True
+    assert meta.provenance["data"]["focus_frames"]["features"] == ["flare_ribbon", "quiet_sun"]
     assert meta.extra["ood"]["texture"]["layer"] == 20
     assert "training_domain" in meta.extra
     assert meta.extra["credibility"]["counts"] == [400] * 5
-    assert meta.extra["credibility"]["k"] == 25
+    assert meta.extra["credibility"]["k"] == 10  # chosen on validation (select_credibility_k.py)
 
 
 def test_update_weights_metadata_merges_and_keeps_the_tensors(tmp_path):
