@@ -267,7 +267,7 @@ def main(argv=None):
         "--mask-artefacts",
         action="store_true",
         help="remove slits and the fill of rotated frames before the network (PreprocessSpec."
-        "mask_artefacts); off, as when the v2.x tensors were trained (v2.3 turned it on afterwards)",
+        "mask_artefacts); off by default, as stages 1-7 were trained; stage 9 (v2.4) turned it on",
     )
     p.add_argument("--frame-shape", type=int, default=192, help="side of the synthetic frames")
     p.add_argument("--n-per-class", type=int, default=480, help="synthetic frames per feature")
