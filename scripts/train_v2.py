@@ -83,24 +83,34 @@ def _preprocess_batches(images, spec, batch=64):
     return np.concatenate(out) if out else np.zeros((0, 1, spec.image_size, spec.image_size), np.float16)
 
 
-def synthetic_frames(n_per_class, seed, shape, spec, p_effects, progress, features=FEATURES):
-    """Whole frames at random plate scales, a share of them with realism effects."""
+def synthetic_frames(
+    n_per_class, seed, shape, spec, p_effects, progress, features=FEATURES, effects=None, desc="frames"
+):
+    """
+    Whole frames at random plate scales, a share ``p_effects`` of them with realism effects.
+
+    ``effects``, if given, replaces that draw: a function of the frame's generator (after its plate
+    scale is drawn) that returns the ``effects`` argument of `make_image`.
+    """
+
+    def mixed(rng):
+        return "random" if rng.random() < p_effects else None
+
     images, labels, scales = [], [], []
-    bar = tqdm(total=n_per_class * len(features), desc="frames", disable=not progress)
+    bar = tqdm(total=n_per_class * len(features), desc=desc, disable=not progress)
     for fid, feature in enumerate(FEATURES):
         if feature not in features:
             continue
         for i in range(n_per_class):
             rng = np.random.default_rng([seed, fid, i])
             scale = random_scale(rng, feature)
-            effects = "random" if rng.random() < p_effects else None
             image, _ = make_image(
                 feature,
                 seed=seed + 10_000 * fid + i,
                 shape=shape,
                 scale=scale,
                 scene="physical",
-                effects=effects,
+                effects=(effects or mixed)(rng),
             )
             images.append(image)
             labels.append(fid)
@@ -118,32 +128,19 @@ def focus_frames(n_per_class, seed, shape, spec, features, forced, p_forced, pro
     confused with it (quiet Sun with plage), the same conditions, so that the condition itself does
     not become the cue.
     """
-    images, labels = [], []
-    bar = tqdm(total=n_per_class * len(features), desc="focus frames", disable=not progress)
-    for fid, feature in enumerate(FEATURES):
-        if feature not in features:
-            continue
-        for i in range(n_per_class):
-            rng = np.random.default_rng([seed, fid, i])
-            scale = random_scale(rng, feature)
-            draws = rng.random(len(REALISM_EFFECTS))
-            p_random = [RANDOM_EFFECT_PROBABILITY[n] for n in REALISM_EFFECTS]
-            names = {n for n, u, q in zip(REALISM_EFFECTS, draws, p_random, strict=True) if u < q}
-            if forced and rng.random() < p_forced:
-                names.add(forced[int(rng.integers(len(forced)))])
-            image, _ = make_image(
-                feature,
-                seed=seed + 10_000 * fid + i,
-                shape=shape,
-                scale=scale,
-                scene="physical",
-                effects=[n for n in REALISM_EFFECTS if n in names] or None,
-            )
-            images.append(image)
-            labels.append(fid)
-            bar.update()
-    bar.close()
-    return _preprocess_batches(images, spec), np.array(labels)
+    p_random = [RANDOM_EFFECT_PROBABILITY[n] for n in REALISM_EFFECTS]
+
+    def mix_and_forced(rng):
+        draws = rng.random(len(REALISM_EFFECTS))
+        names = {n for n, u, q in zip(REALISM_EFFECTS, draws, p_random, strict=True) if u < q}
+        if forced and rng.random() < p_forced:
+            names.add(forced[int(rng.integers(len(forced)))])
+        return [n for n in REALISM_EFFECTS if n in names] or None
+
+    x, y, _ = synthetic_frames(
+        n_per_class, seed, shape, spec, None, progress, features, effects=mix_and_forced, desc="focus frames"
+    )
+    return x, y
 
 
 def classic_frames(n_per_class, seed, shape, spec):
