@@ -20,15 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from add_credibility import PARTS  # the parts the bank is drawn from (this script's folder)
 from torch.utils.data import TensorDataset
 
 from sunpy_slic.calibration import risk_coverage
 from sunpy_slic.credibility import confidence_rank, credibility, credibility_bank
 from sunpy_slic.runtime import forward_dataset
 from sunpy_slic.weights import load_model, model_temperature
-
-#: The parts of the cache the bank is drawn from (those of ``add_credibility.py``).
-PARTS = ("frames", "tiles", "hinode", "classic", "limb", "extra")  # as add_credibility.py
 
 
 def main(argv=None):
