@@ -54,6 +54,7 @@ from sunpy_slic.classification import classify
 from sunpy_slic.data.dataset import SlicDataset
 from sunpy_slic.data.outliers import OUTLIER_FAMILIES, outlier_images
 from sunpy_slic.data.synthetic import (
+    PLATE_SCALE_RANGES,
     RANDOM_EFFECT_PROBABILITY,
     REALISM_EFFECTS,
     make_full_disk_map,
@@ -84,13 +85,24 @@ def _preprocess_batches(images, spec, batch=64):
 
 
 def synthetic_frames(
-    n_per_class, seed, shape, spec, p_effects, progress, features=FEATURES, effects=None, desc="frames"
+    n_per_class,
+    seed,
+    shape,
+    spec,
+    p_effects,
+    progress,
+    features=FEATURES,
+    effects=None,
+    desc="frames",
+    band=None,
 ):
     """
     Whole frames at random plate scales, a share ``p_effects`` of them with realism effects.
 
     ``effects``, if given, replaces that draw: a function of the frame's generator (after its plate
-    scale is drawn) that returns the ``effects`` argument of `make_image`.
+    scale is drawn) that returns the ``effects`` argument of `make_image`. ``band``, if given, is a
+    ``(low, high)`` plate-scale range (arcsec per pixel): each frame's scale is then drawn
+    log-uniformly over the part of its feature's range (`PLATE_SCALE_RANGES`) inside it.
     """
 
     def mixed(rng):
@@ -103,7 +115,7 @@ def synthetic_frames(
             continue
         for i in range(n_per_class):
             rng = np.random.default_rng([seed, fid, i])
-            scale = random_scale(rng, feature)
+            scale = random_scale(rng, feature) if band is None else _band_scale(rng, feature, band)
             image, _ = make_image(
                 feature,
                 seed=seed + 10_000 * fid + i,
@@ -118,6 +130,16 @@ def synthetic_frames(
             bar.update()
     bar.close()
     return _preprocess_batches(images, spec), np.array(labels), np.array(scales)
+
+
+def _band_scale(rng, feature, band):
+    """A plate scale drawn log-uniformly over the part of ``feature``'s range inside ``band``."""
+    lo, hi = PLATE_SCALE_RANGES[feature]
+    lo, hi = max(lo, band[0]), min(hi, band[1])
+    if lo > hi:
+        msg = f"the plate-scale band {band} is outside {feature}'s range {PLATE_SCALE_RANGES[feature]}"
+        raise ValueError(msg)
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
 def focus_frames(n_per_class, seed, shape, spec, features, forced, p_forced, progress):
@@ -312,6 +334,21 @@ def main(argv=None):
         help="one of these is added to a focus frame's random effects with probability --p-focus-effect",
     )
     p.add_argument("--p-focus-effect", type=float, default=0.6)
+    p.add_argument(
+        "--n-band-frames",
+        type=int,
+        default=0,
+        help="more whole frames of every feature at plate scales inside --band, own seeds (added to a "
+        "cached run)",
+    )
+    p.add_argument(
+        "--band",
+        type=float,
+        nargs=2,
+        default=[1.5, 5.0],
+        metavar=("LOW", "HIGH"),
+        help="the plate-scale band of --n-band-frames, arcsec per pixel (1.5 5)",
+    )
     p.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tuning)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up epochs")
     p.add_argument("--epochs", type=int, default=6)
@@ -402,6 +439,20 @@ def main(argv=None):
             progress,
         )
         np.savez(cache, **data)
+    if args.n_band_frames and "x_band" not in data:
+        # Added to a cached run: every feature in the plate-scale band it is weak in (at full-disk
+        # scales a sunspot or a ribbon is a few pixels), with the training mix of effects.
+        data["x_band"], data["y_band"], _ = synthetic_frames(
+            args.n_band_frames,
+            args.seed + 300_000,
+            shape,
+            spec,
+            args.p_effects,
+            progress,
+            desc="band frames",
+            band=tuple(args.band),
+        )
+        np.savez(cache, **data)
     if args.n_extra_outliers and "x_out_extra" not in data:
         # Added to a cached run: outliers of every family trained on now (the cached x_out holds
         # only the families trained on when the cache was made).
@@ -441,6 +492,8 @@ def main(argv=None):
         parts.append(SlicDataset(data["x_extra"], data["y_extra"], augment=True, seed=args.seed + 7))
     if args.n_focus_frames:
         parts.append(SlicDataset(data["x_focus"], data["y_focus"], augment=True, seed=args.seed + 9))
+    if args.n_band_frames:
+        parts.append(SlicDataset(data["x_band"], data["y_band"], augment=True, seed=args.seed + 10))
     if args.n_extra_outliers:
         x_more = data["x_out_extra"]
         parts.append(SlicDataset(x_more, np.full(len(x_more), OUTLIER), augment=True, seed=args.seed + 8))
@@ -563,6 +616,14 @@ def main(argv=None):
                         "p_forced": args.p_focus_effect,
                     }
                     if args.n_focus_frames
+                    else None
+                ),
+                "band_frames": (
+                    {
+                        "per_feature": len(data["y_band"]) // len(FEATURES),
+                        "plate_scales_arcsec_per_pixel": list(args.band),
+                    }
+                    if args.n_band_frames
                     else None
                 ),
                 "mask_artefacts": bool(args.mask_artefacts),
