@@ -56,7 +56,7 @@ META_KEY = "sunpy_slic"
 #: File name and SHA-256 of the bundled default weights (checked on load, as torchvision does).
 DEFAULT_WEIGHTS = {
     "filename": "slic_default.safetensors",
-    "sha256": "542515abea9e373e1388a5ce7de786f5d51398c193d1e69b393bcf0f84e345e5",
+    "sha256": "c38c66d7c3eb21867f8efe21659e7003c32780fe92fe8b27f75c2b29910bb722",
 }
 
 

@@ -237,7 +237,7 @@ def _everyday_array(kind):
 
 def _known_gap(kind, what):
     reason = (
-        f"known gap (#14): the v2.2 weights call {what} and neither test flags it; "
+        f"known gap (#14): the bundled weights call {what} and neither test flags it; "
         "a pass means the weights changed, so update the docs"
     )
     return pytest.param(kind, marks=pytest.mark.xfail(strict=True, reason=reason))
@@ -252,14 +252,14 @@ def _known_gap(kind, what):
         "checkerboard 32",
         "checkerboard 64",
         "checkerboard 8",  # flagged by the texture test (the top probability: quiet Sun, p = 0.71)
-        _known_gap("camera", "scikit-image's 'camera' photograph: prominence, p = 0.63 (v2.4)"),
+        _known_gap("camera", "scikit-image's 'camera' photograph: prominence, p = 0.77 (v2.5)"),
     ],
 )
 def test_bundled_model_flags_everyday_arrays(kind):
     """
     Plain arrays without metadata are judged by the network's scores alone (top probability and
     texture): noise, ramps and checkerboards must come back out of distribution. A photograph is a
-    known gap of the v2.2 weights (a strict xfail: the gap stays stated).
+    known gap of the bundled weights (a strict xfail: the gap stays stated).
     """
     result = classify(_everyday_array(kind), model=load_model(device="cpu"))
     assert result.in_distribution is False, (result.feature, result.probability, result.ood_score)
