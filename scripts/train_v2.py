@@ -1,10 +1,11 @@
 """
 Train the bundled sunpy-slic model, reproducibly (weights v2: 128-pixel input).
 
-The bundled weights (v2.4) were made by this script in eight stages (from scratch, then fine-tuning
+The bundled weights (v2.5) were made by this script in nine stages (from scratch, then fine-tuning
 runs with ``--init``, adding data with ``--n-classic``, ``--n-sky-scenes``, ``--n-limb-scenes``,
-``--frames-repeat`` and ``--n-extra-frames``; the last, stage 9, with ``--mask-artefacts`` and
-``--n-focus-frames``) and two averages (``average_weights.py``); the
+``--frames-repeat`` and ``--n-extra-frames``; stage 9 with ``--mask-artefacts`` and
+``--n-focus-frames``, stage 10 with ``--n-band-frames``) and three averages
+(``average_weights.py``); the
 commands, the minutes and the measured figures are in the model card (``docs/model_card.rst``) and
 in the weights (``meta.extra["lineage"]``). About 4 minutes an epoch on an idle 2-core CPU.
 ``--n-extra-outliers`` (outliers of every trained family, added to a cached run) was used for a
