@@ -18,10 +18,8 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
+from bench_texture_ood import network_scores  # this script's folder
 
-from sunpy_slic.classification import infer
-from sunpy_slic.feature_distance import score_probabilities, score_texture, texture_layer
 from sunpy_slic.weights import load_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -31,12 +29,8 @@ from add_texture_statistics import in_domain_images  # the script that fits the 
 def flagged(model, x, batch=32):
     """Boolean arrays: flagged by the top probability, by the texture test."""
     ood = model.slic_meta.extra["ood"]
-    p, t = [], []
-    for i in range(0, len(x), batch):
-        probs, _, _, tex = infer(model, x[i : i + batch], texture_layer=texture_layer(ood))
-        p.append(score_probabilities(probs))
-        t.append(score_texture(ood["texture"], tex))
-    return np.concatenate(p) > ood["threshold"], np.concatenate(t) > ood["texture"]["threshold"]
+    p, t = network_scores(model, (x[i : i + batch] for i in range(0, len(x), batch)))
+    return p > ood["threshold"], t > ood["texture"]["threshold"]
 
 
 def main():

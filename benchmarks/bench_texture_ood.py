@@ -75,16 +75,23 @@ def bare_arrays():
     return [rng.normal(size=(512, 512)), xx, xx + yy, board(8), board(32), board(64)]
 
 
+def network_scores(model, batches):
+    """(1 - top probability, texture score) of every image of an iterable of preprocessed batches."""
+    ood = model.slic_meta.extra["ood"]
+    p, t = [], []
+    for x in batches:
+        probs, _, _, tex = infer(model, x, texture_layer=texture_layer(ood))
+        p.append(score_probabilities(probs))
+        t.append(score_texture(ood["texture"], tex))
+    return np.concatenate(p), np.concatenate(t)
+
+
 def scores(model, images, batch=32):
     """(1 - top probability, texture score) of every image."""
-    spec, layer = model_spec(model), texture_layer(model.slic_meta.extra["ood"])
-    p, t = [], []
-    for i in range(0, len(images), batch):
-        x = preprocess(list(images[i : i + batch]), spec)
-        probs, _, _, tex = infer(model, x, texture_layer=layer)
-        p.append(score_probabilities(probs))
-        t.append(score_texture(model.slic_meta.extra["ood"]["texture"], tex))
-    return np.concatenate(p), np.concatenate(t)
+    spec = model_spec(model)
+    return network_scores(
+        model, (preprocess(list(images[i : i + batch]), spec) for i in range(0, len(images), batch))
+    )
 
 
 def main():
