@@ -13,7 +13,7 @@ class-balanced sample of them with the weights. The tensors stay byte-identical 
         [--per-feature 400] [--seed 0] [--k 25]
 
 ``--k`` (the neighbours that vote) does not change which images are drawn into the bank. The v2.4
-weights use k = 10, the best of 10, 25 and 50 on the validation images of the last stage's cache
+and v2.5 weights use k = 10, the best of 10, 25 and 50 on the validation images of the last stage's cache
 (``x_val``, ``x_vtiles``) among banks of 400 images per feature (the size that keeps the file
 under 25 MB).
 
