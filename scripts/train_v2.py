@@ -56,11 +56,11 @@ from sunpy_slic.data.dataset import SlicDataset
 from sunpy_slic.data.outliers import OUTLIER_FAMILIES, outlier_images
 from sunpy_slic.data.synthetic import (
     PLATE_SCALE_RANGES,
-    RANDOM_EFFECT_PROBABILITY,
     REALISM_EFFECTS,
     make_full_disk_map,
     make_image,
     make_images,
+    random_effects,
     random_scale,
 )
 from sunpy_slic.data.tiles import SKIPPED, disk_geometry, full_disk_tiles, tile_labels
@@ -151,11 +151,9 @@ def focus_frames(n_per_class, seed, shape, spec, features, forced, p_forced, pro
     confused with it (quiet Sun with plage), the same conditions, so that the condition itself does
     not become the cue.
     """
-    p_random = [RANDOM_EFFECT_PROBABILITY[n] for n in REALISM_EFFECTS]
 
     def mix_and_forced(rng):
-        draws = rng.random(len(REALISM_EFFECTS))
-        names = {n for n, u, q in zip(REALISM_EFFECTS, draws, p_random, strict=True) if u < q}
+        names = set(random_effects(rng))
         if forced and rng.random() < p_forced:
             names.add(forced[int(rng.integers(len(forced)))])
         return [n for n in REALISM_EFFECTS if n in names] or None

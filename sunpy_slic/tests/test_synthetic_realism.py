@@ -19,6 +19,7 @@ from sunpy_slic.data.synthetic import (
     make_dataset,
     make_image,
     make_map,
+    random_effects,
     random_scale,
 )
 from sunpy_slic.features import FEATURES
@@ -346,6 +347,27 @@ def test_random_effects():
             counts[name] += 1
     for name, p in RANDOM_EFFECT_PROBABILITY.items():
         assert abs(counts[name] / n - p) < 4 * np.sqrt(p * (1 - p) / n) + 0.01, name
+
+
+def test_random_effects_is_the_mix_of_effects_random():
+    """`random_effects` draws what ``effects="random"`` applies, from the same generator state."""
+    image = _image(seed=4)
+    drawn = []
+    for seed in range(200):
+        names = random_effects(_rng(seed))
+        drawn.append(names)
+        assert np.array_equal(apply_effects(image, "random", _rng(seed)), _after_draw(image, names, seed))
+    assert len({tuple(d) for d in drawn}) > 20  # a mix, not one fixed draw
+    assert [] in drawn
+    assert any(len(d) >= 2 for d in drawn)
+    assert random_effects(7) == random_effects(_rng(7))
+
+
+def _after_draw(image, names, seed):
+    """``names`` applied with the generator in the state ``effects="random"`` leaves it after its draw."""
+    rng = _rng(seed)
+    rng.random(len(REALISM_EFFECTS))
+    return apply_effects(image, names, rng)
 
 
 def test_bad_effects():

@@ -39,7 +39,12 @@ SLICFRM   frame number within the sequence (`make_dataset` only)
 
 from sunpy_slic.data.synthetic._files import make_dataset
 from sunpy_slic.data.synthetic._maps import make_full_disk_map, make_map
-from sunpy_slic.data.synthetic._realism import RANDOM_EFFECT_PROBABILITY, REALISM_EFFECTS, apply_effects
+from sunpy_slic.data.synthetic._realism import (
+    RANDOM_EFFECT_PROBABILITY,
+    REALISM_EFFECTS,
+    apply_effects,
+    random_effects,
+)
 from sunpy_slic.data.synthetic._scales import PLATE_SCALE_RANGES, random_scale
 from sunpy_slic.data.synthetic._scene import SEED_STRIDE, make_image, make_images
 
@@ -54,5 +59,6 @@ __all__ = [
     "make_image",
     "make_images",
     "make_map",
+    "random_effects",
     "random_scale",
 ]

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-__all__ = ["RANDOM_EFFECT_PROBABILITY", "REALISM_EFFECTS", "apply_effects"]
+__all__ = ["RANDOM_EFFECT_PROBABILITY", "REALISM_EFFECTS", "apply_effects", "random_effects"]
 
 #: The realism effects, in the order `apply_effects` applies them (see :ref:`synthetic-effects`).
 REALISM_EFFECTS = (
@@ -645,6 +645,42 @@ EFFECT_FUNCTIONS = {
 }
 
 
+def random_effects(rng):
+    """
+    Draw the effects of ``effects="random"``: each of `REALISM_EFFECTS` independently with its
+    probability in `RANDOM_EFFECT_PROBABILITY`.
+
+    It draws one uniform number per effect from ``rng``, as `apply_effects` does for
+    ``effects="random"``, so a training script can add effects of its own to the same mix.
+
+    Parameters
+    ----------
+    rng : `numpy.random.Generator` or int
+        The random generator (or a seed).
+
+    Returns
+    -------
+    list of str
+        The effect names drawn, in `REALISM_EFFECTS` order (possibly empty).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_slic.data.synthetic import REALISM_EFFECTS, random_effects
+    >>> names = random_effects(np.random.default_rng(3))
+    >>> set(names) <= set(REALISM_EFFECTS)
+    True
+    >>> names == random_effects(3)
+    True
+    """
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
+    draws = rng.random(len(REALISM_EFFECTS))
+    return [
+        name for name, u in zip(REALISM_EFFECTS, draws, strict=True) if u < RANDOM_EFFECT_PROBABILITY[name]
+    ]
+
+
 def _choose(effects, rng):
     """The effects to apply, ``{name: given parameters}`` in `REALISM_EFFECTS` order."""
     if effects is None:
@@ -653,12 +689,7 @@ def _choose(effects, rng):
         if effects != "random":
             effects = [effects]
         else:
-            draws = rng.random(len(REALISM_EFFECTS))
-            return {
-                name: {}
-                for name, u in zip(REALISM_EFFECTS, draws, strict=True)
-                if u < RANDOM_EFFECT_PROBABILITY[name]
-            }
+            return {name: {} for name in random_effects(rng)}
     if isinstance(effects, dict):
         items = list(effects.items())
     else:
