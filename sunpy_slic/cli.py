@@ -348,11 +348,14 @@ def _detect_options(args):
     Raises
     ------
     ValueError
-        For a threshold outside (0, 1], an unknown feature, or a tile or stride that is neither a
-        positive number of pixels nor an angle.
+        For a threshold outside (0, 1], a ``--min-peak`` below it or above 1, an unknown feature,
+        or a tile or stride that is neither a positive number of pixels nor an angle.
     """
     if not 0 < args.threshold <= 1:  # NaN too
         msg = f"--threshold must be a probability in (0, 1], got {args.threshold:g}"
+        raise ValueError(msg)
+    if args.min_peak is not None and not args.threshold <= args.min_peak <= 1:
+        msg = f"--min-peak must lie between --threshold ({args.threshold:g}) and 1, got {args.min_peak:g}"
         raise ValueError(msg)
     if args.features:
         try:
@@ -465,7 +468,7 @@ def _detect_file(path, stem, model, features, tiling, args):
     with warnings.catch_warnings():
         # probability_map has warned already, and the file's line says so again.
         warnings.filterwarnings("ignore", "the probability maps were made from a map outside", SlicWarning)
-        table = detections(prob_maps, threshold=args.threshold, features=features)
+        table = detections(prob_maps, threshold=args.threshold, features=features, min_peak=args.min_peak)
     ecsv = io.StringIO()
     _ecsv_table(table, path).write(ecsv, format="ascii.ecsv")
     suffixes = _HEK_SUFFIXES[args.hek]
@@ -676,6 +679,13 @@ def _parser():
         type=float,
         default=0.5,
         help="probability in (0, 1] a pixel of a probability map must reach (default: %(default)s)",
+    )
+    d.add_argument(
+        "--min-peak",
+        type=float,
+        metavar="P",
+        help="keep only regions where some pixel reaches this probability, between --threshold and 1 "
+        "(default: every region)",
     )
     d.add_argument(
         "--features",

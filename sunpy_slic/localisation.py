@@ -254,6 +254,7 @@ def evaluate_localisation(
     limb_band=_LIMB_BAND,
     tolerance=None,
     min_pixels=None,
+    min_peak=None,
 ):
     """
     Score probability maps against masks of the true features.
@@ -306,6 +307,9 @@ def evaluate_localisation(
     min_pixels : int, optional
         Smallest detection, in probability-map pixels; default that of
         `~sunpy_slic.overlay.detections` (one tile step's area).
+    min_peak : float, optional
+        Probability some pixel of a detection must reach (``min_peak`` of
+        `~sunpy_slic.overlay.detections`); default none.
 
     Returns
     -------
@@ -317,7 +321,7 @@ def evaluate_localisation(
         ``n_positive`` and ``n_negative`` (the AUROC's pixels), ``n_fp`` and ``n_background`` (the
         numerator and denominator of ``fp_area``, to pool scenes), and ``coverage`` (fraction of the
         region with a finite probability). ``meta`` holds ``threshold``, ``tolerance`` (pixels),
-        ``limb_band`` and ``min_pixels``.
+        ``limb_band``, ``min_pixels`` and ``min_peak``.
 
     Raises
     ------
@@ -370,7 +374,9 @@ def evaluate_localisation(
     clear = _beyond(anything, tolerance)  # the background: far from every true feature
     background = {"disk": disk & clear, "band": band & clear}
 
-    found = detections({f: prob_maps[f] for f in names}, threshold=threshold, min_pixels=min_pixels)
+    found = detections(
+        {f: prob_maps[f] for f in names}, threshold=threshold, min_pixels=min_pixels, min_peak=min_peak
+    )
     row = col = np.zeros(0, dtype=np.intp)
     inside = np.zeros(0, dtype=bool)
     if len(found):
@@ -450,6 +456,7 @@ def evaluate_localisation(
             "tolerance": tolerance,
             "limb_band": limb_band,
             "min_pixels": found.meta["min_pixels"],
+            "min_peak": found.meta["min_peak"],
         }
     )
     return table

@@ -110,6 +110,24 @@ def test_detect_writes_regions_hek_records_and_maps(disk, tmp_path, capsys):
     assert printed.err.count("sunpy-slic detect: warning:") == 1  # once, not again by detections
 
 
+def test_detect_min_peak_keeps_the_surer_regions(disk, tmp_path, capsys):
+    path, _, prob_maps, expected = disk
+    peaks = np.sort(np.asarray(expected["peak_probability"], dtype=float))
+    cut = float(np.round(peaks[len(peaks) // 2], 4))  # a cut that drops some regions and keeps some
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SlicWarning)
+        want = detections(prob_maps, min_peak=cut)
+    assert 0 < len(want) < len(expected)
+    out = tmp_path / "out"
+    assert _detect(path, "--output-dir", out, *TILING, "--min-peak", cut, "--hek", "none") == 0
+    capsys.readouterr()
+    table = QTable.read(out / "disk_detections.ecsv")
+    assert table["feature"].tolist() == want["feature"].tolist()
+    assert table["n_pixels"].tolist() == want["n_pixels"].tolist()
+    assert (np.asarray(table["peak_probability"]) >= np.float32(cut)).all()
+    assert table.meta["min_peak"] == cut
+
+
 def test_detect_plot_writes_a_png_and_leaves_no_figure_open(disk, tmp_path, capsys):
     path = disk[0]
     plt.close("all")
@@ -158,6 +176,8 @@ def test_detect_sample_frames_are_in_domain(tmp_path, capsys):
         (["--threshold", "1.5"], "--threshold must be a probability in (0, 1], got 1.5"),
         (["--threshold", "0"], "--threshold must be a probability in (0, 1], got 0"),
         (["--threshold", "-0.2"], "--threshold must be a probability in (0, 1], got -0.2"),
+        (["--min-peak", "0.4"], "--min-peak must lie between --threshold (0.5) and 1, got 0.4"),
+        (["--min-peak", "1.1"], "--min-peak must lie between --threshold (0.5) and 1, got 1.1"),
         (
             ["--features", "spots"],
             "--features: unknown feature 'spots'; expected one of "

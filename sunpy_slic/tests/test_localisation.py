@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import sunpy.map
 from astropy.coordinates import SkyCoord
+from scipy import ndimage
 from sunpy.map.header_helper import make_fitswcs_header
 
 from sunpy_slic.data.synthetic import make_full_disk_map
+from sunpy_slic.data.tiles import disk_geometry
 from sunpy_slic.localisation import auroc, evaluate_localisation, to_source_pixels
 
 MASKED = ("filament", "flare_ribbon", "prominence", "sunspot")
@@ -114,6 +116,24 @@ def test_a_perfect_coarse_map_finds_every_region(scene):
     strict = evaluate_localisation(coarse, masks, smap, tolerance=0)
     assert (strict["fp_area"] > table["fp_area"]).all()
     assert (strict["auroc"] < table["auroc"]).all()
+
+
+def test_min_peak_drops_the_unsure_detections(scene):
+    """A false region that never gets sure is dropped by min_peak; the true ones stay."""
+    smap, masks = scene
+    data = {f: np.where(m, 0.95, 0.0) for f, m in masks.items()}
+    far = ndimage.distance_transform_edt(~masks["sunspot"]) > 20
+    rows, cols = np.nonzero(far & (disk_geometry(smap).rho(*np.indices(SHAPE)) < 0.9))
+    r, c = rows[len(rows) // 2], cols[len(cols) // 2]
+    data["sunspot"][r - 1 : r + 2, c - 1 : c + 2] = 0.6  # a false patch of nine pixels, unsure
+    maps = same_grid(smap, data)
+    loose = evaluate_localisation(maps, masks, smap, features="sunspot")[0]
+    strict = evaluate_localisation(maps, masks, smap, features="sunspot", min_peak=0.9)
+    assert loose["n_detections"] == strict[0]["n_detections"] + 1
+    assert loose["precision"] < 1.0
+    assert strict[0]["precision"] == 1.0
+    assert strict[0]["recall"] == loose["recall"] == 1.0
+    assert strict.meta["min_peak"] == 0.9
 
 
 def test_inverted_and_constant_maps(scene):

@@ -626,6 +626,45 @@ def test_detections_regions():
     assert list(detections(maps, threshold=0.85)["n_pixels"]) == [3, 1]
     assert list(detections(maps, features=["sunspot"])["feature"]) == ["sunspot", "sunspot"]
     assert len(detections(maps["sunspot"])) == 2  # one map, its feature from SLICFEAT
+    assert detections(maps).meta["min_peak"] is None
+
+
+def test_detections_min_peak_keeps_regions_that_reach_it():
+    """Hysteresis: a region grows down to ``threshold`` but is kept only where some pixel is surer."""
+    spot = np.zeros((10, 12))
+    spot[2:4, 2:4] = [[0.6, 0.8], [0.7, 0.9]]  # peaks at 0.9
+    spot[7:9, 8:10] = 0.7  # a flat region of 4 pixels at 0.7
+    fil = np.zeros((10, 12))
+    fil[6:9, 1] = 0.95
+    maps = _prob_maps({"sunspot": spot, "filament": fil, "quiet_sun": 1 - spot - fil})
+    assert list(detections(maps)["peak_probability"]) == pytest.approx([0.95, 0.9, 0.7])
+    strict = detections(maps, min_peak=0.85)
+    assert list(strict["feature"]) == ["filament", "sunspot"]
+    # the kept region keeps all its pixels down to the threshold, not only those above min_peak
+    assert list(strict["n_pixels"]) == [3, 4]
+    assert strict["mean_probability"] == pytest.approx([0.95, 0.75])
+    assert strict.meta["min_peak"] == 0.85
+    # just below a region's peak keeps it (the maps are float32); equal to the threshold changes nothing
+    assert len(detections(maps, min_peak=0.89)) == 2
+    assert len(detections(maps, min_peak=0.91)) == 1
+    assert len(detections(maps, min_peak=0.5)) == len(detections(maps)) == 3
+    assert len(detections(maps, min_peak=1.0)) == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"min_peak": 0.4}, ValueError, r"min_peak must lie between threshold \(0.5\) and 1, got 0.4"),
+        ({"min_peak": 1.2}, ValueError, "min_peak must lie between threshold"),
+        ({"min_peak": float("nan")}, ValueError, "min_peak must lie between threshold"),
+        ({"threshold": 0.8, "min_peak": 0.7}, ValueError, r"between threshold \(0.8\) and 1, got 0.7"),
+        ({"min_peak": "0.9"}, TypeError, r"min_peak must be a probability or None, got str \('0.9'\)"),
+        ({"min_peak": True}, TypeError, "min_peak must be a probability or None, got bool"),
+    ],
+)
+def test_detections_bad_min_peak(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        detections(_prob_maps({}), **kwargs)
 
 
 def test_detections_empty_has_the_columns():
