@@ -1119,13 +1119,13 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None, min_
             continue
         ids = np.arange(1, n + 1)
         n_pix = ndimage.sum_labels(mask, labels, ids).astype(np.int64)
+        weights = np.where(mask, p, 0.0)
         keep = n_pix >= min_pixels
         if min_peak is not None:
-            keep &= np.asarray(ndimage.maximum(np.where(mask, p, 0.0), labels, ids)) >= min_peak
+            keep &= np.asarray(ndimage.maximum(weights, labels, ids)) >= min_peak
         good = ids[keep]
         if good.size == 0:
             continue
-        weights = np.where(mask, p, 0.0)
         yy, xx = np.indices(p.shape)
         total = ndimage.sum_labels(weights, labels, good)
         cy = ndimage.sum_labels(weights * yy, labels, good) / total
