@@ -20,7 +20,7 @@ from sunpy.map import GenericMap
 from sunpy_slic.data.tiles import disk_geometry
 from sunpy_slic.features import FEATURES, feature_name
 from sunpy_slic.overlay import detections
-from sunpy_slic.validation import check_int, check_map, check_positive_float
+from sunpy_slic.validation import check_int, check_map, check_min_peak, check_positive_float
 
 __all__ = ["auroc", "evaluate_localisation", "to_source_pixels"]
 
@@ -326,10 +326,12 @@ def evaluate_localisation(
     Raises
     ------
     TypeError
-        If ``smap`` or a probability map is not a Map, or a mask is not boolean.
+        If ``smap`` or a probability map is not a Map, a mask is not boolean, or ``min_peak`` is
+        not a number.
     ValueError
         For masks of another shape than ``smap``'s, unknown feature names, a missing probability
-        map, a ``threshold`` outside (0, 1] or a non-helioprojective ``smap``.
+        map, a ``threshold`` outside (0, 1], a ``min_peak`` outside [``threshold``, 1] or a
+        non-helioprojective ``smap``.
 
     Examples
     --------
@@ -354,6 +356,7 @@ def evaluate_localisation(
         tolerance = check_positive_float(tolerance, "tolerance", allow_zero=True)
     if min_pixels is not None:
         min_pixels = check_int(min_pixels, "min_pixels", minimum=1, what="a positive integer")
+    min_peak = check_min_peak(min_peak, threshold)
 
     geometry = disk_geometry(smap)
     shape = smap.data.shape

@@ -40,7 +40,7 @@ from sunpy_slic.features import DISPLAY_NAMES, FEATURES, feature_name
 from sunpy_slic.io import map_date, map_wavelength
 from sunpy_slic.limb_emission import emission_significance, emission_weight
 from sunpy_slic.preprocessing import preprocess
-from sunpy_slic.validation import check_bool, check_map
+from sunpy_slic.validation import check_bool, check_map, check_min_peak
 from sunpy_slic.warning_filters import quiet, quiet_sunpy_log
 from sunpy_slic.weights import model_spec, tensor_sha256
 
@@ -1043,7 +1043,8 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None, min_
     min_peak : float, optional
         Probability in [``threshold``, 1] that some pixel of a region must reach for it to be kept.
         Default: none (every region at or above ``threshold`` is kept). On synthetic full disks most
-        false detections of the bundled weights peak below 0.8 (see the model card).
+        false detections of the bundled weights peak below 0.8 (see the model card). Both levels
+        are compared in the maps' precision: a float32 pixel of 0.9 reaches a level of 0.9.
 
     Returns
     -------
@@ -1064,6 +1065,15 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None, min_
         (weights, method, version), the source map's ``instrument``, ``observatory`` and
         ``wavelength`` (for `sunpy_slic.hek.to_hek_records`), and the out-of-distribution verdict
         where the maps carry one.
+
+    Raises
+    ------
+    TypeError
+        For maps that are not a dict of Maps (or one Map), or a ``min_peak`` that is not a number.
+    ValueError
+        For a ``threshold`` outside (0, 1], a ``min_pixels`` below 1, a ``min_peak`` outside
+        [``threshold``, 1], no maps, a feature asked for without a map, or a single map without
+        ``SLICFEAT``.
 
     Examples
     --------
@@ -1099,13 +1109,7 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None, min_
     if isinstance(min_pixels, bool) or not isinstance(min_pixels, numbers.Integral) or min_pixels < 1:
         msg = f"min_pixels must be a positive integer, got {min_pixels!r}"
         raise ValueError(msg)
-    if min_peak is not None:
-        if isinstance(min_peak, bool) or not isinstance(min_peak, numbers.Real):
-            msg = f"min_peak must be a probability or None, got {type(min_peak).__name__} ({min_peak!r})"
-            raise TypeError(msg)
-        if not threshold <= min_peak <= 1:  # NaN too
-            msg = f"min_peak must lie between threshold ({threshold:g}) and 1, got {min_peak!r}"
-            raise ValueError(msg)
+    min_peak = check_min_peak(min_peak, threshold)
     names = _select(maps, features, default=[f for f in FEATURES if f != "quiet_sun"])
 
     rows, centers, bottom_left, top_right, contours = [], [], [], [], []
@@ -1113,7 +1117,7 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None, min_
     for name in names:
         smap = maps[name]
         p = np.asarray(smap.data, dtype=np.float64)
-        mask = np.isfinite(p) & (p >= threshold)
+        mask = np.isfinite(p) & (p >= _in_precision(threshold, smap.data.dtype))
         labels, n = ndimage.label(mask, structure=structure)
         if n == 0:
             continue
@@ -1122,7 +1126,8 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None, min_
         weights = np.where(mask, p, 0.0)
         keep = n_pix >= min_pixels
         if min_peak is not None:
-            keep &= np.asarray(ndimage.maximum(weights, labels, ids)) >= min_peak
+            peaks = np.asarray(ndimage.maximum(weights, labels, ids))
+            keep &= peaks >= _in_precision(min_peak, smap.data.dtype)
         good = ids[keep]
         if good.size == 0:
             continue
@@ -1217,6 +1222,14 @@ def _source_channel(meta):
     except (KeyError, TypeError, ValueError):
         out["wavelength"] = None
     return out
+
+
+def _in_precision(value, dtype):
+    """
+    ``value`` as a map of ``dtype`` stores it (float32 0.9 is 0.89999998), so that a pixel shown as
+    0.9 passes a level of 0.9; as given for other dtypes.
+    """
+    return float(np.asarray(value, dtype=dtype)) if np.issubdtype(dtype, np.floating) else float(value)
 
 
 def _default_min_pixels(meta):

@@ -19,6 +19,7 @@ __all__ = [
     "check_image_and_rho",
     "check_int",
     "check_map",
+    "check_min_peak",
     "check_positive_float",
     "check_probability",
     "check_seed",
@@ -146,6 +147,32 @@ def check_probability(value, name, *, closed=True):
     value = _check_real(value, name, what)
     if not (0 <= value <= 1) or (not closed and value == 1):
         msg = f"{name} must be {what}, got {value}"
+        raise ValueError(msg)
+    return value
+
+
+def check_min_peak(value, threshold):
+    """
+    Return ``min_peak`` as a `float` (or None) if it lies between ``threshold`` and 1.
+
+    Examples
+    --------
+    >>> from sunpy_slic.validation import check_min_peak
+    >>> check_min_peak(0.8, 0.5)
+    0.8
+    >>> check_min_peak(None, 0.5) is None
+    True
+    >>> check_min_peak(0.4, 0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: min_peak must be a probability between threshold (0.5) and 1, got 0.4
+    """
+    if value is None:
+        return None
+    what = f"a probability between threshold ({threshold:g}) and 1"
+    value = _check_real(value, "min_peak", what)
+    if not threshold <= value <= 1:
+        msg = f"min_peak must be {what}, got {value:g}"
         raise ValueError(msg)
     return value
 

@@ -134,6 +134,8 @@ def test_min_peak_drops_the_unsure_detections(scene):
     assert strict[0]["precision"] == 1.0
     assert strict[0]["recall"] == loose["recall"] == 1.0
     assert strict.meta["min_peak"] == 0.9
+    with pytest.raises(ValueError, match=r"min_peak must be a probability between threshold \(0.5\)"):
+        evaluate_localisation(maps, masks, smap, features="sunspot", min_peak=0.3)
 
 
 def test_inverted_and_constant_maps(scene):

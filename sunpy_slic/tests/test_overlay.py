@@ -629,6 +629,16 @@ def test_detections_regions():
     assert detections(maps).meta["min_peak"] is None
 
 
+def test_detections_threshold_is_compared_in_the_maps_precision():
+    """A float32 pixel shown as 0.7 reaches a threshold of 0.7 (float32 0.7 is below float64 0.7)."""
+    spot = np.zeros((10, 12))
+    spot[2:4, 2:4] = 0.7
+    maps = _prob_maps({"sunspot": spot, "quiet_sun": 1 - spot})
+    assert float(np.float32(0.7)) < 0.7  # the case this guards
+    assert list(detections(maps, threshold=0.7)["n_pixels"]) == [4]
+    assert len(detections(maps, threshold=0.71)) == 0
+
+
 def test_detections_min_peak_keeps_regions_that_reach_it():
     """Hysteresis: a region grows down to ``threshold`` but is kept only where some pixel is surer."""
     spot = np.zeros((10, 12))
@@ -644,8 +654,10 @@ def test_detections_min_peak_keeps_regions_that_reach_it():
     assert list(strict["n_pixels"]) == [3, 4]
     assert strict["mean_probability"] == pytest.approx([0.95, 0.75])
     assert strict.meta["min_peak"] == 0.85
-    # just below a region's peak keeps it (the maps are float32); equal to the threshold changes nothing
-    assert len(detections(maps, min_peak=0.89)) == 2
+    # a region whose float32 peak is shown as 0.9 reaches a min_peak of 0.9 (compared in the maps'
+    # precision); equal to the threshold changes nothing
+    assert len(detections(maps, min_peak=0.9)) == 2
+    assert len(detections(maps, min_peak=0.95)) == 1  # the filament's 0.95
     assert len(detections(maps, min_peak=0.91)) == 1
     assert len(detections(maps, min_peak=0.5)) == len(detections(maps)) == 3
     assert len(detections(maps, min_peak=1.0)) == 0
@@ -654,12 +666,12 @@ def test_detections_min_peak_keeps_regions_that_reach_it():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"min_peak": 0.4}, ValueError, r"min_peak must lie between threshold \(0.5\) and 1, got 0.4"),
-        ({"min_peak": 1.2}, ValueError, "min_peak must lie between threshold"),
-        ({"min_peak": float("nan")}, ValueError, "min_peak must lie between threshold"),
+        ({"min_peak": 0.4}, ValueError, r"a probability between threshold \(0.5\) and 1, got 0.4"),
+        ({"min_peak": 1.2}, ValueError, "min_peak must be a probability between threshold"),
+        ({"min_peak": float("nan")}, ValueError, "min_peak must be a probability between threshold"),
         ({"threshold": 0.8, "min_peak": 0.7}, ValueError, r"between threshold \(0.8\) and 1, got 0.7"),
-        ({"min_peak": "0.9"}, TypeError, r"min_peak must be a probability or None, got str \('0.9'\)"),
-        ({"min_peak": True}, TypeError, "min_peak must be a probability or None, got bool"),
+        ({"min_peak": "0.9"}, TypeError, r"min_peak must be a probability between .*, got str \('0.9'\)"),
+        ({"min_peak": True}, TypeError, "min_peak must be a probability between .*, got bool"),
     ],
 )
 def test_detections_bad_min_peak(kwargs, error, message):
