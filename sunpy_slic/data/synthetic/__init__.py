@@ -17,7 +17,8 @@ For images like real archives', ``scale="random"`` draws the plate scale over th
 physical range (`random_scale`, `PLATE_SCALE_RANGES`: from granulation to full-disk scales) with a
 physical scene (feature sizes in arcsec, the confusers of each class), and ``effects`` adds what
 archives do to an image (`apply_effects`, `REALISM_EFFECTS`: a spectrograph slit, detector
-artefacts, binning, filled borders, saturation, 8-bit quantisation, JPEG). Without them the images
+artefacts, binning, filled borders, saturation, 8-bit quantisation, JPEG; `random_effects` draws
+the mix of ``effects="random"``). Without them the images
 are those of earlier versions, bit for bit. See :ref:`synthetic`.
 
 The truth recorded in a Map's metadata (FITS-safe keys):
