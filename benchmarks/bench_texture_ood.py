@@ -78,9 +78,10 @@ def bare_arrays():
 def network_scores(model, batches):
     """(1 - top probability, texture score) of every image of an iterable of preprocessed batches."""
     ood = model.slic_meta.extra["ood"]
+    layer = texture_layer(ood)
     p, t = [], []
     for x in batches:
-        probs, _, _, tex = infer(model, x, texture_layer=texture_layer(ood))
+        probs, _, _, tex = infer(model, x, texture_layer=layer)
         p.append(score_probabilities(probs))
         t.append(score_texture(ood["texture"], tex))
     return np.concatenate(p), np.concatenate(t)

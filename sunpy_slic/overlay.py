@@ -1124,9 +1124,9 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None, min_
         ids = np.arange(1, n + 1)
         n_pix = ndimage.sum_labels(mask, labels, ids).astype(np.int64)
         weights = np.where(mask, p, 0.0)
+        peaks = np.asarray(ndimage.maximum(weights, labels, ids))
         keep = n_pix >= min_pixels
         if min_peak is not None:
-            peaks = np.asarray(ndimage.maximum(weights, labels, ids))
             keep &= peaks >= _in_precision(min_peak, smap.data.dtype)
         good = ids[keep]
         if good.size == 0:
@@ -1135,7 +1135,7 @@ def detections(prob_maps, *, threshold=0.5, min_pixels=None, features=None, min_
         total = ndimage.sum_labels(weights, labels, good)
         cy = ndimage.sum_labels(weights * yy, labels, good) / total
         cx = ndimage.sum_labels(weights * xx, labels, good) / total
-        peak = ndimage.maximum(weights, labels, good)
+        peak = peaks[good - 1]
         scale = smap.scale
         pixel_area = abs(
             (scale.axis1 * scale.axis2 * u.pix**2).to_value(u.arcsec**2) * np.linalg.det(smap.rotation_matrix)
