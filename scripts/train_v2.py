@@ -96,6 +96,7 @@ def synthetic_frames(
     effects=None,
     desc="frames",
     band=None,
+    sizes=None,
 ):
     """
     Whole frames at random plate scales, a share ``p_effects`` of them with realism effects.
@@ -103,7 +104,10 @@ def synthetic_frames(
     ``effects``, if given, replaces that draw: a function of the frame's generator (after its plate
     scale is drawn) that returns the ``effects`` argument of `make_image`. ``band``, if given, is a
     ``(low, high)`` plate-scale range (arcsec per pixel): each frame's scale is then drawn
-    log-uniformly over the part of its feature's range (`PLATE_SCALE_RANGES`) inside it.
+    log-uniformly over the part of its feature's range (`PLATE_SCALE_RANGES`) inside it. ``sizes``,
+    if given, replaces ``shape``: each frame is square, its side drawn uniformly from ``sizes``
+    (after its effects), so that the field of view and the reduction to the network input vary as
+    they do between archives.
     """
 
     def mixed(rng):
@@ -117,13 +121,15 @@ def synthetic_frames(
         for i in range(n_per_class):
             rng = np.random.default_rng([seed, fid, i])
             scale = random_scale(rng, feature) if band is None else _band_scale(rng, feature, band)
+            drawn = (effects or mixed)(rng)
+            side = shape if sizes is None else (int(sizes[rng.integers(len(sizes))]),) * 2
             image, _ = make_image(
                 feature,
                 seed=seed + 10_000 * fid + i,
-                shape=shape,
+                shape=side,
                 scale=scale,
                 scene="physical",
-                effects=(effects or mixed)(rng),
+                effects=drawn,
             )
             images.append(image)
             labels.append(fid)
@@ -348,6 +354,20 @@ def main(argv=None):
         metavar=("LOW", "HIGH"),
         help="the plate-scale band of --n-band-frames, arcsec per pixel (1.5 5)",
     )
+    p.add_argument(
+        "--n-size-frames",
+        type=int,
+        default=0,
+        help="more whole frames of every feature, each of a side drawn from --frame-sizes, own seeds "
+        "(added to a cached run)",
+    )
+    p.add_argument(
+        "--frame-sizes",
+        type=int,
+        nargs="+",
+        default=[128, 192, 256, 384, 512],
+        help="the sides of the --n-size-frames frames, pixels (128 192 256 384 512)",
+    )
     p.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tuning)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up epochs")
     p.add_argument("--epochs", type=int, default=6)
@@ -452,6 +472,21 @@ def main(argv=None):
             band=tuple(args.band),
         )
         np.savez(cache, **data)
+    if args.n_size_frames and "x_size" not in data:
+        # Added to a cached run: every feature in frames of several sizes at random plate scales.
+        # The network sees every frame at 128 pixels: the other frames are 192 pixels (the
+        # benchmarks' 256), so a frame's size changes how small its feature is at the input.
+        data["x_size"], data["y_size"], _ = synthetic_frames(
+            args.n_size_frames,
+            args.seed + 450_000,
+            shape,
+            spec,
+            args.p_effects,
+            progress,
+            desc="size frames",
+            sizes=args.frame_sizes,
+        )
+        np.savez(cache, **data)
     if args.n_extra_outliers and "x_out_extra" not in data:
         # Added to a cached run: outliers of every family trained on now (the cached x_out holds
         # only the families trained on when the cache was made).
@@ -493,6 +528,8 @@ def main(argv=None):
         parts.append(SlicDataset(data["x_focus"], data["y_focus"], augment=True, seed=args.seed + 9))
     if args.n_band_frames:
         parts.append(SlicDataset(data["x_band"], data["y_band"], augment=True, seed=args.seed + 10))
+    if args.n_size_frames:
+        parts.append(SlicDataset(data["x_size"], data["y_size"], augment=True, seed=args.seed + 11))
     if args.n_extra_outliers:
         x_more = data["x_out_extra"]
         parts.append(SlicDataset(x_more, np.full(len(x_more), OUTLIER), augment=True, seed=args.seed + 8))
@@ -623,6 +660,14 @@ def main(argv=None):
                         "plate_scales_arcsec_per_pixel": list(args.band),
                     }
                     if args.n_band_frames
+                    else None
+                ),
+                "size_frames": (
+                    {
+                        "per_feature": len(data["y_size"]) // len(FEATURES),
+                        "frame_sides_pixels": list(args.frame_sizes),
+                    }
+                    if args.n_size_frames
                     else None
                 ),
                 "mask_artefacts": bool(args.mask_artefacts),
