@@ -56,7 +56,7 @@ META_KEY = "sunpy_slic"
 #: File name and SHA-256 of the bundled default weights (checked on load, as torchvision does).
 DEFAULT_WEIGHTS = {
     "filename": "slic_default.safetensors",
-    "sha256": "c38c66d7c3eb21867f8efe21659e7003c32780fe92fe8b27f75c2b29910bb722",
+    "sha256": "65e791a7800101f267d609295ad009fb09ef456f3b45a38b8544a2d0083f9528",
 }
 
 

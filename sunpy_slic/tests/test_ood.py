@@ -252,7 +252,7 @@ def _known_gap(kind, what):
         "checkerboard 32",
         "checkerboard 64",
         "checkerboard 8",  # flagged by the texture test (the top probability: quiet Sun, p = 0.71)
-        _known_gap("camera", "scikit-image's 'camera' photograph: prominence, p = 0.77 (v2.5)"),
+        _known_gap("camera", "scikit-image's 'camera' photograph: prominence, p = 0.83 (v2.6)"),
     ],
 )
 def test_bundled_model_flags_everyday_arrays(kind):

@@ -173,12 +173,15 @@ def test_bundled_weights_match_their_pinned_hash_and_describe_themselves():
     stages = [1, 2, 3, 4, 5, 6, "6a", 7, "7a", "texture test", "artefact masking"]
     stages += [9, "credibility bank", "texture test"]  # v2.4: stage 9 trained with the masks on
     stages += [10, "10a", "credibility bank", "texture test"]  # v2.5: full-disk scales, averaged with v2.4
+    stages += [11, "11a", "credibility bank", "texture test"]  # v2.6: frames of 128-512 px, 0.3 of it
     assert [stage["stage"] for stage in lineage] == stages
-    stage10, average = lineage[-4], lineage[-3]
-    for flag in ("--mask-artefacts", "--n-focus-frames", "--n-band-frames 480 --band 1.5 5"):
-        assert flag in stage10["command"]
-    assert average["command"].startswith("python scripts/average_weights.py V24.safetensors STAGE10")
-    assert average["alpha"] == 0.5
+    stage11, average = lineage[-4], lineage[-3]
+    flags = ["--mask-artefacts", "--n-focus-frames", "--n-band-frames 480 --band 1.5 5"]
+    flags += ["--n-size-frames 480 --frame-sizes 128 192 256 384 512"]
+    for flag in flags:
+        assert flag in stage11["command"]
+    assert average["command"].startswith("python scripts/average_weights.py V25.safetensors STAGE11")
+    assert average["alpha"] == 0.3
     assert lineage[-2]["command"].startswith("python scripts/add_credibility.py")
     assert lineage[-1]["command"].startswith("python scripts/add_texture_statistics.py")
     assert meta.preprocess.mask_artefacts is True
@@ -187,6 +190,10 @@ def test_bundled_weights_match_their_pinned_hash_and_describe_themselves():
     assert meta.provenance["data"]["band_frames"] == {
         "per_feature": 480,
         "plate_scales_arcsec_per_pixel": [1.5, 5.0],
+    }
+    assert meta.provenance["data"]["size_frames"] == {
+        "per_feature": 480,
+        "frame_sides_pixels": [128, 192, 256, 384, 512],
     }
     assert meta.extra["ood"]["texture"]["layer"] == 20
     assert "training_domain" in meta.extra
