@@ -1,13 +1,14 @@
 """
 Train the bundled sunpy-slic model, reproducibly (weights v2: 128-pixel input).
 
-The bundled weights (v2.5) were made by this script in nine stages (from scratch, then fine-tuning
+The bundled weights (v2.6) were made by this script in ten stages (from scratch, then fine-tuning
 runs with ``--init``, adding data with ``--n-classic``, ``--n-sky-scenes``, ``--n-limb-scenes``,
 ``--frames-repeat`` and ``--n-extra-frames``; stage 9 with ``--mask-artefacts`` and
-``--n-focus-frames``, stage 10 with ``--n-band-frames``) and three averages
-(``average_weights.py``); the
+``--n-focus-frames``, stage 10 with ``--n-band-frames``, stage 11 with ``--n-size-frames``) and four
+averages (``average_weights.py``); the
 commands, the minutes and the measured figures are in the model card (``docs/model_card.rst``) and
-in the weights (``meta.extra["lineage"]``). About 4 minutes an epoch on an idle 2-core CPU.
+in the weights (``meta.extra["lineage"]``). About 4 minutes an epoch on an idle 2-core CPU with
+stage 1's data, 11 with all of stage 11's.
 ``--n-extra-outliers`` (outliers of every trained family, added to a cached run) was used for a
 measured eighth stage that was not bundled (``benchmarks/RESULTS.md``).
 
@@ -16,7 +17,8 @@ Data (all made here, nothing downloaded; see docs/model_card.rst):
 * whole frames of every feature from the synthetic generator (`sunpy_slic.data.synthetic`), at plate
   scales drawn over each feature's physical range (0.01-5″/pixel, `random_scale`) and with the
   generator's realism effects (8-bit, JPEG, binning, slit, borders, level-0 defects, ...) on a
-  random share of them;
+  random share of them; frames of 192 pixels, and with ``--n-size-frames`` frames of 128-512 pixels,
+  so that the field of view and the reduction to the network input vary;
 * tiles cut from synthetic full-disk scenes and labelled from the scenes' masks
   (`sunpy_slic.data.tiles`), at several tile sizes relative to the disk, so that the model knows
   tiles as `probability_map` cuts them;
