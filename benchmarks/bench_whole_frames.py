@@ -10,8 +10,9 @@ work) and prints both, the plain figures first, on the same frames.
 
 The physical frames are also counted by how large their feature is at the network input: the
 feature's extent (twice the generator's half-extent ``size``) times the input's side over the
-frame's. At 2-5″/pixel a sunspot's penumbra 3-30″ across is a pixel or two of a 256-pixel frame
-and less at the input; these rows say which of the errors are features too small to see.
+frame's. At 2-5″/pixel a sunspot of 3-30″ penumbral radius is 1-30 pixels across in a 256-pixel
+frame and half that at the input; these rows say which of the errors are features too small to
+see.
 
 It is a report: it exits 0 whatever the scores.
 """

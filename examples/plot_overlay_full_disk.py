@@ -84,8 +84,9 @@ regions["feature", "center", "area", "area_msh", "peak_probability"].pprint_all(
 # ``min_peak`` keeps only the regions where the map is sure somewhere (each still grown down to
 # ``threshold``). On synthetic full disks most false detections of the bundled weights peak below
 # 0.8, but so do some faint true filaments (see the model card), so it is a choice, not the
-# default. Here every region above 0.5 is a true one, and the two filaments peak at about 0.8:
-# ``min_peak=0.8`` drops whichever falls short, the cost the model card describes.
+# default. Here every region above 0.5 is a true one, and the two filaments peak just under 0.8
+# (0.79-0.80 where these pages were built), so ``min_peak=0.8`` drops them: the cost the model
+# card describes. The table shows what it drops on this run.
 
 sure = detections(probs, threshold=0.5, min_peak=0.8)
 print(f"{len(regions)} regions; {len(sure)} of them reach 0.8 somewhere; dropped:")
