@@ -125,6 +125,7 @@ def _cmd_classify(args):
         progress=not args.no_progress,
         min_confidence=args.min_confidence,
         min_credibility=args.min_credibility,
+        zoom=args.zoom,
     )
     shown = table.copy()
     shown["source"] = [Path(s).name for s in shown["source"]]
@@ -147,8 +148,11 @@ def _cmd_classify(args):
 
 def _classify_archive(args, paths):
     """``classify --output X.parquet``: `sunpy_slic.batch.classify_files`, optionally on a dask scheduler."""
-    if args.min_confidence is not None or args.min_credibility is not None:
-        msg = "--min-confidence and --min-credibility need an .ecsv or .csv output, not a .parquet folder"
+    if args.min_confidence is not None or args.min_credibility is not None or args.zoom:
+        msg = (
+            "--min-confidence, --min-credibility and --zoom need an .ecsv or .csv output, "
+            "not a .parquet folder"
+        )
         raise ValueError(msg)
     client = None
     if args.scheduler:
@@ -650,6 +654,12 @@ def _parser():
         metavar="C",
         help="answer 'unknown' where the credibility (the share of the 25 nearest training images "
         "that agree, the score that best marks errors) is below C",
+    )
+    c.add_argument(
+        "--zoom",
+        action="store_true",
+        help="also classify windows of half each frame's side, for small features in large frames "
+        "(up to ten times the work; see sunpy_slic.zoom)",
     )
     c.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -83,4 +83,5 @@ def test_classify_abstains_from_the_command_line(tmp_path, capsys):
     assert list(QTable.read(strict)["feature"]) == ["unknown", "unknown"]
     rc = main(["classify", *files, "--output", str(tmp_path / "x.parquet"), "--min-credibility", "0.5"])
     assert rc == 2
-    assert "--min-confidence and --min-credibility need an .ecsv or .csv output" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--min-confidence, --min-credibility and --zoom need an .ecsv or .csv output" in err
