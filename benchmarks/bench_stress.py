@@ -16,7 +16,8 @@ condition meets the 0.90 target of issue #15. Run from the repository root::
 
     .venv/bin/python benchmarks/bench_stress.py --n 20 --json stress.json --plot stress.png
 
-(``--weights PATH`` for another model than the bundled one.)
+(``--weights PATH`` for another model than the bundled one; ``--zoom`` classifies with
+``zoom=True``, the whole frame and its windows, `sunpy_slic.zoom`.)
 """
 
 import argparse
@@ -63,8 +64,8 @@ def _frames(n, shape, effects=None, band=None, seed=SEED):
     return np.stack(images), np.array(labels)
 
 
-def _accuracy(model, images, labels):
-    table = classify(images, model=model, progress=False)
+def _accuracy(model, images, labels, zoom=False):
+    table = classify(images, model=model, progress=False, zoom=zoom)
     predicted = np.array([FEATURES.index(f) for f in table["feature"]])
     per = {}
     for fid, feature in enumerate(FEATURES):
@@ -74,7 +75,7 @@ def _accuracy(model, images, labels):
     return per, float(np.mean(list(per.values())))
 
 
-def run(weights=None, n=20, shape=(192, 192), progress=True):
+def run(weights=None, n=20, shape=(192, 192), progress=True, zoom=False):
     model = load_model(weights)
     conditions = [("effect", "none", None), ("effect", "random", "random")]
     conditions += [("effect", name, [name]) for name in REALISM_EFFECTS]
@@ -90,9 +91,15 @@ def run(weights=None, n=20, shape=(192, 192), progress=True):
             images, labels = _frames(n, shape, band=value)
         else:
             images, labels = _frames(n, shape, effects=value, band=HANDLED_BAND)
-        per, balanced = _accuracy(model, images, labels)
+        per, balanced = _accuracy(model, images, labels, zoom)
         rows.append({"kind": kind, "condition": name, "per_feature": per, "balanced": balanced})
-    return {"weights": str(weights or "bundled"), "n_per_feature": n, "shape": list(shape), "rows": rows}
+    return {
+        "weights": str(weights or "bundled"),
+        "n_per_feature": n,
+        "shape": list(shape),
+        "zoom": zoom,
+        "rows": rows,
+    }
 
 
 def format_table(result):
@@ -138,9 +145,11 @@ def main(argv=None):
     p.add_argument("--json", default=None)
     p.add_argument("--plot", default=None)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--zoom", action="store_true", help="classify with zoom=True")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
-    result = run(args.weights, args.n, (args.shape, args.shape), progress=not args.no_progress)
+    shape = (args.shape, args.shape)
+    result = run(args.weights, args.n, shape, progress=not args.no_progress, zoom=args.zoom)
     result["seconds"] = time.perf_counter() - t0
     print(format_table(result))
     if args.json:

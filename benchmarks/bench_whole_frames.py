@@ -3,10 +3,11 @@ Whole-frame accuracy (issue #15) on independent synthetic frames: the classic sc
 and the physical scenes at random plate scales, 256 x 256, seeds from 900 000 on (never trained
 on), ``n`` per feature. Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_whole_frames.py [--weights PATH] [--n 40] [--tta]
+    .venv/bin/python benchmarks/bench_whole_frames.py [--weights PATH] [--n 40] [--tta] [--zoom]
 
 ``--tta`` classifies with ``tta=True`` (the mean over the 8 flips and 90° rotations, eight times the
-work) and prints both, the plain figures first, on the same frames.
+work) and prints both, the plain figures first, on the same frames; ``--zoom`` likewise with
+``zoom=True`` (the whole frame and a 3 x 3 grid of windows of half its side, `sunpy_slic.zoom`).
 
 The physical frames are also counted by how large their feature is at the network input: the
 feature's extent (twice the generator's half-extent ``size``) times the input's side over the
@@ -68,6 +69,7 @@ def main():
     p.add_argument("--weights", default=None, help="weights file (default: the bundled weights)")
     p.add_argument("--n", type=int, default=40, help="frames per feature and scene kind (40)")
     p.add_argument("--tta", action="store_true", help="also classify with tta=True")
+    p.add_argument("--zoom", action="store_true", help="also classify with zoom=True")
     args = p.parse_args()
     model = load_model(args.weights, device="cpu")
     for scene in ("classic", "physical"):
@@ -76,11 +78,12 @@ def main():
         else:
             images, labels = make_images(args.n, seed=SEED, shape=SHAPE, scene=scene)
             extents = None
-        for tta in (False, True) if args.tta else (False,):
-            table = classify(images, model=model, progress=False, tta=tta)
+        ways = [{}] + [{"tta": True}] * args.tta + [{"zoom": True}] * args.zoom
+        for way in ways:
+            table = classify(images, model=model, progress=False, **way)
             predicted = np.array([FEATURES.index(f) for f in table["feature"]])
             per = ", ".join(f"{f} {np.mean(predicted[labels == k] == k):.2f}" for k, f in enumerate(FEATURES))
-            what = f"{scene}, tta" if tta else scene
+            what = ", ".join([scene, *way])
             print(f"{what:<14} accuracy {np.mean(predicted == labels):.3f} ({per})")
             if extents is not None:
                 print("\n".join(by_extent(predicted, labels, extents)))
