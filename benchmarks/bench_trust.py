@@ -19,7 +19,9 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_trust.py [--weights PATH] [--n 30] [--n-outliers 240]
 
 ``--seed`` draws another hard set (the model card's "three more hard sets" are seeds 950 000,
-960 000 and 970 000, the last with ``--no-effects``); ``--n-outliers 0`` skips the outliers.
+960 000 and 970 000, the last with ``--no-effects``); ``--n-outliers 0`` skips the outliers;
+``--zoom`` classifies the hard set with ``zoom=True`` (`sunpy_slic.zoom`; the outliers' verdicts are
+the whole frame's either way).
 
 It is a report: it exits 0 whatever the scores.
 """
@@ -47,6 +49,7 @@ def main():
     p.add_argument("--n-outliers", type=int, default=240, help="outlier images (240; 0: none)")
     p.add_argument("--seed", type=int, default=SEED, help="first seed of the hard set (900 000)")
     p.add_argument("--no-effects", action="store_true", help="hard set without realism effects")
+    p.add_argument("--zoom", action="store_true", help="classify the hard set with zoom=True")
     args = p.parse_args()
     if args.seed < SEED:
         p.error(f"--seed must be an evaluation seed (at least {SEED}), got {args.seed}")
@@ -55,12 +58,12 @@ def main():
 
     effects = None if args.no_effects else "random"
     images, labels = make_images(args.n, seed=args.seed, shape=(192, 192), scale="random", effects=effects)
-    table = classify(images, model=model, progress=False)
+    table = classify(images, model=model, progress=False, zoom=args.zoom)
     probs = np.stack([np.asarray(table[f"p_{f}"]) for f in FEATURES], axis=1)
     rc = risk_coverage(probs, labels)
     ece = expected_calibration_error(probs, labels)
     flagged = np.mean(~np.asarray(table["in_distribution"], dtype=bool))
-    name = args.weights or "bundled"
+    name = (args.weights or "bundled") + (", zoom=True" if args.zoom else "")
     print(f"Hard synthetic set ({len(labels)} frames, seed {args.seed}), weights {name}:")
     print(
         f"  accuracy {rc['accuracy']:.3f}, ECE {ece:.3f}; sorted by probability: AURC {rc['aurc']:.3f}, "

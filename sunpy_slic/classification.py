@@ -44,7 +44,7 @@ from sunpy_slic.runtime import (
 from sunpy_slic.validation import check_bool, check_int, check_probability
 from sunpy_slic.warning_filters import quiet
 from sunpy_slic.weights import load_model, model_spec, model_temperature, provenance_meta
-from sunpy_slic.zoom import zoom_probabilities, zoom_windows
+from sunpy_slic.zoom import zoom_credibility, zoom_probabilities, zoom_windows
 
 __all__ = [
     "ClassificationResult",
@@ -369,26 +369,36 @@ class ClassificationResult:
         return "\n".join(lines) + ">"
 
 
-def _join_windows(model, probs, windows, amp, tta, mc_dropout, compile, batch_size):
-    """The probabilities of a batch joined with those of its zoom windows (`zoom_probabilities`)."""
+def _join_windows(model, probs, windows, bank, options):
+    """
+    The probabilities of a batch joined with those of its zoom windows (`zoom_probabilities`),
+    and a function giving the joined credibility (`zoom_credibility`) of each image's answer from
+    its whole-frame credibility (None without a bank).
+    """
     sizes = [len(w) for w in windows]
     if not sum(sizes):
-        return probs
+        return probs, None
     x = torch.cat([w for w in windows if len(w)])
-    p = np.concatenate(
-        [
-            infer(model, x[i : i + batch_size], amp=amp, tta=tta, mc_dropout=mc_dropout, compile=compile)[0]
-            for i in range(0, len(x), batch_size)
-        ]
-    )
-    ends = np.cumsum(sizes)
+    batch_size = options.pop("batch_size")
+    parts = [
+        infer(model, x[i : i + batch_size], embed=bank is not None, **options)
+        for i in range(0, len(x), batch_size)
+    ]
+    p = np.concatenate([part[0] for part in parts])
     quiet = FEATURES.index("quiet_sun")
-    return np.stack(
-        [
-            zoom_probabilities(probs[i], p[end - size : end], quiet)
-            for i, (size, end) in enumerate(zip(sizes, ends, strict=True))
-        ]
-    )
+    spans = [slice(end - size, end) for size, end in zip(sizes, np.cumsum(sizes), strict=True)]
+    joined = np.stack([zoom_probabilities(probs[i], p[span], quiet) for i, span in enumerate(spans)])
+    if bank is None:
+        return joined, None
+    emb = np.concatenate([part[2] for part in parts])
+    answers = np.argmax(joined, axis=1)
+
+    def joined_credibility(i, whole):
+        k = answers[i]
+        windows = credibility(bank, emb[spans[i]], np.full(sizes[i], k)) if sizes[i] else []
+        return zoom_credibility(whole, windows, quiet=bool(k == quiet))
+
+    return joined, joined_credibility
 
 
 def _is_single(data):
@@ -584,9 +594,9 @@ def classify(
         the frame's side (never smaller than the network's input, so frames of up to 128 pixels
         are not zoomed) and join their answers with the whole frame's: a feature seen in any window
         counts, quiet Sun must hold in all. For large frames with small features (a sunspot a few
-        pixels across); up to ten times the computation. The probabilities are then the joined
-        ones; ``in_distribution``, ``ood_score`` and ``uncertainty`` stay those of the whole frame,
-        and ``credibility`` is that of the whole frame's neighbours for the joined answer.
+        pixels across); up to ten times the computation. The probabilities and the credibility
+        are then the joined ones (`~sunpy_slic.zoom.zoom_credibility`); ``in_distribution``,
+        ``ood_score`` and ``uncertainty`` stay those of the whole frame.
 
     Returns
     -------
@@ -676,11 +686,21 @@ def classify(
                     scores = [float(v) for v in score_batch(stats, probs, emb)]
                 if tex is not None:
                     textures = [float(v) for v in score_texture(stats["texture"], tex)]
+                joined_credibility = None
                 if zoom:
-                    probs = _join_windows(model, probs, windows, amp, tta, mc_dropout, compile, batch_size)
+                    options = {
+                        "amp": amp,
+                        "tta": tta,
+                        "mc_dropout": mc_dropout,
+                        "compile": compile,
+                        "batch_size": batch_size,
+                    }
+                    probs, joined_credibility = _join_windows(model, probs, windows, bank, options)
                 agree = [None] * len(chunk)
                 if bank is not None:
                     agree = [float(v) for v in credibility(bank, emb, np.argmax(probs, axis=1))]
+                    if joined_credibility is not None:
+                        agree = [joined_credibility(i, a) for i, a in enumerate(agree)]
                 for i, ((img, meta), p) in enumerate(zip(chunk, probs, strict=True)):
                     in_dist, reasons, domain_reasons = _flags(img, scores[i], textures[i], stats, domain)
                     if domain_reasons:

@@ -8,14 +8,16 @@ pixels across (the model card). Zooming classifies, beside the whole frame, a 3 
 overlapping windows of half the frame's side (`zoom_windows`), each at up to twice the whole view's
 resolution and never enlarged, and joins the answers (`zoom_probabilities`): a feature counts by its
 most probable window, quiet Sun by its least probable one, so that a frame is quiet only where every
-part of it looks quiet.
+part of it looks quiet. The credibility of the answer is joined in the same way
+(`zoom_credibility`): a small feature found in one window is vouched for by the training images
+nearest to that window, not only by those nearest to the whole frame.
 
 Only numpy: the windows are cut and classified by `sunpy_slic.classify` (``zoom=True``).
 """
 
 import numpy as np
 
-__all__ = ["ZOOM_GRID", "ZOOM_WEIGHT", "zoom_probabilities", "zoom_windows"]
+__all__ = ["ZOOM_GRID", "ZOOM_WEIGHT", "zoom_credibility", "zoom_probabilities", "zoom_windows"]
 
 #: Windows along each axis.
 ZOOM_GRID = 3
@@ -118,3 +120,45 @@ def zoom_probabilities(whole, windows, quiet, *, weight=ZOOM_WEIGHT):
     best[quiet] = windows[:, quiet].min()
     score = (1.0 - weight) * whole + weight * best
     return score / score.sum()
+
+
+def zoom_credibility(whole, windows, *, quiet, weight=ZOOM_WEIGHT):
+    """
+    Join the credibility of a zoomed answer, as `zoom_probabilities` joins its probabilities.
+
+    The credibility (`sunpy_slic.credibility`) of the joined answer is ``(1 - weight) * whole +
+    weight * best``: ``whole`` is the whole frame's credibility for that answer and ``best`` the
+    highest of its windows' credibilities for it, or the lowest when the answer is quiet Sun.
+
+    Parameters
+    ----------
+    whole : float
+        The whole frame's credibility for the answer.
+    windows : array_like
+        Each window's credibility for the same answer, shape ``(W,)``; with none, ``whole`` comes
+        back.
+    quiet : bool
+        Whether the answer is quiet Sun.
+    weight : float
+        The windows' share, in [0, 1] (`ZOOM_WEIGHT`).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from sunpy_slic.zoom import zoom_credibility
+    >>> round(zoom_credibility(0.2, [0.1, 0.9, 0.3], quiet=False), 2)  # one window's neighbours agree
+    0.41
+    >>> round(zoom_credibility(1.0, [1.0, 0.5, 1.0], quiet=True), 2)  # not quiet everywhere
+    0.85
+    """
+    windows = np.asarray(windows, dtype=float).ravel()
+    if not 0.0 <= weight <= 1.0:
+        msg = f"weight must be in [0, 1], got {weight!r}"
+        raise ValueError(msg)
+    if len(windows) == 0:
+        return float(whole)
+    best = windows.min() if quiet else windows.max()
+    return float((1.0 - weight) * whole + weight * best)

@@ -8,7 +8,7 @@ from sunpy_slic.cli import main
 from sunpy_slic.data import sample_files
 from sunpy_slic.data.synthetic import make_image
 from sunpy_slic.features import FEATURES
-from sunpy_slic.zoom import zoom_probabilities, zoom_windows
+from sunpy_slic.zoom import zoom_credibility, zoom_probabilities, zoom_windows
 
 QUIET = FEATURES.index("quiet_sun")
 SPOT = FEATURES.index("sunspot")
@@ -60,6 +60,17 @@ def test_a_feature_in_one_window_counts_and_quiet_sun_must_hold_in_all():
         zoom_probabilities(whole, one_spot, QUIET, weight=1.5)
 
 
+def test_credibility_is_joined_like_the_probabilities():
+    windows = [0.1, 0.9, 0.3]
+    # A feature: vouched for by its best window; quiet Sun: held back by its worst.
+    assert zoom_credibility(0.2, windows, quiet=False) == pytest.approx(0.7 * 0.2 + 0.3 * 0.9)
+    assert zoom_credibility(0.2, windows, quiet=True) == pytest.approx(0.7 * 0.2 + 0.3 * 0.1)
+    assert zoom_credibility(0.2, windows, quiet=False, weight=0.0) == pytest.approx(0.2)
+    assert zoom_credibility(0.6, [], quiet=False) == pytest.approx(0.6)
+    with pytest.raises(ValueError, match=r"weight must be in \[0, 1\], got -0.1"):
+        zoom_credibility(0.2, windows, quiet=False, weight=-0.1)
+
+
 def test_zoom_leaves_small_frames_and_the_verdict_alone():
     small, _ = make_image("filament", seed=941_000, shape=(128, 128), scale="random")
     large, _ = make_image("sunspot", seed=941_001, shape=(384, 384), scale="random")
@@ -68,6 +79,7 @@ def test_zoom_leaves_small_frames_and_the_verdict_alone():
     assert np.allclose(
         [plain[f"p_{f}"][0] for f in FEATURES], [zoomed[f"p_{f}"][0] for f in FEATURES], atol=1e-6
     )
+    assert plain["credibility"][0] == pytest.approx(zoomed["credibility"][0])
     assert sum(zoomed[f"p_{f}"][1] for f in FEATURES) == pytest.approx(1.0, abs=1e-5)
     # The out-of-distribution verdict is the whole frame's.
     assert list(plain["in_distribution"]) == list(zoomed["in_distribution"])
