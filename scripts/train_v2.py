@@ -300,6 +300,12 @@ def main(argv=None):
     p.add_argument("--p-effects", type=float, default=0.6, help="share of frames with realism effects")
     p.add_argument("--n-scenes", type=int, default=24, help="full-disk scenes per scene size for tiles")
     p.add_argument("--n-hinode", type=int, default=60, help="Hinode crops per class and frame")
+    p.add_argument(
+        "--hinode-repeats",
+        type=int,
+        default=3,
+        help="times the Hinode crops are seen per epoch (default: %(default)s, every stage up to 11)",
+    )
     p.add_argument("--n-outliers", type=int, default=800)
     p.add_argument(
         "--held-out-families",
@@ -499,7 +505,6 @@ def main(argv=None):
         np.savez(cache, **data)
     print({k: v.shape for k, v in data.items()}, f"{time.perf_counter() - t0:.0f} s", flush=True)
 
-    hinode_repeats = 3
     parts = [
         SlicDataset(
             np.repeat(data["x_frames"], args.frames_repeat, axis=0),
@@ -509,8 +514,8 @@ def main(argv=None):
         ),
         SlicDataset(data["x_tiles"], data["y_tiles"], augment=True, seed=args.seed + 1),
         SlicDataset(
-            np.repeat(data["x_hinode"], hinode_repeats, axis=0),
-            np.repeat(data["y_hinode"], hinode_repeats),
+            np.repeat(data["x_hinode"], args.hinode_repeats, axis=0),
+            np.repeat(data["y_hinode"], args.hinode_repeats),
             augment=True,
             seed=args.seed + 2,
         ),
@@ -677,6 +682,7 @@ def main(argv=None):
                 "p_effects": args.p_effects,
                 "full_disk_scenes": args.n_scenes,
                 "hinode_train": [f.name for f in real_train],
+                "hinode_repeats": args.hinode_repeats,
                 "hinode_held_out": [f.name for f in real_held],
                 "outlier_families_trained": trained_families,
                 "outlier_families_held_out": list(args.held_out_families),
