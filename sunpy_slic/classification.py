@@ -44,7 +44,7 @@ from sunpy_slic.runtime import (
 from sunpy_slic.validation import check_bool, check_int, check_probability
 from sunpy_slic.warning_filters import quiet
 from sunpy_slic.weights import load_model, model_spec, model_temperature, provenance_meta
-from sunpy_slic.zoom import zoom_credibility, zoom_probabilities, zoom_windows
+from sunpy_slic.zoom import ZOOM_GRID, ZOOM_WEIGHT, zoom_credibility, zoom_probabilities, zoom_windows
 
 __all__ = [
     "ClassificationResult",
@@ -611,7 +611,7 @@ def classify(
         from each image first: ``"fill"``, ``"slit"``, ``"fill+slit"`` or empty; :ref:`artefacts`)
         when it removed anything from any. Its ``meta`` records how it was made: the
         package version, the weights' SHA-256 and name, the preprocessing and the date (see
-        `~sunpy_slic.weights.provenance_meta`).
+        `~sunpy_slic.weights.provenance_meta`), and with ``zoom`` its grid and weight.
 
     Warns
     -----
@@ -759,4 +759,6 @@ def classify(
         return results[0]
     table = _results_table(results)
     table.meta.update(provenance_meta(model))
+    if zoom:
+        table.meta["zoom"] = {"grid": ZOOM_GRID, "weight": ZOOM_WEIGHT}
     return table

@@ -83,6 +83,9 @@ def test_zoom_leaves_small_frames_and_the_verdict_alone():
     assert sum(zoomed[f"p_{f}"][1] for f in FEATURES) == pytest.approx(1.0, abs=1e-5)
     # The out-of-distribution verdict is the whole frame's.
     assert list(plain["in_distribution"]) == list(zoomed["in_distribution"])
+    # The table says it was zoomed, and how.
+    assert "zoom" not in plain.meta
+    assert zoomed.meta["zoom"] == {"grid": 3, "weight": 0.3}
     assert np.allclose(plain["ood_score"], zoomed["ood_score"])
 
 
