@@ -31,9 +31,9 @@ smap = make_map("sunspot", seed=943_014, shape=(512, 512), scale=2.5, scene="phy
 print(smap.scale, "sunspot half-extent:", round(smap.meta["featsize"], 1), "pixels")
 
 ###############################################################################
-# Seen whole, the frame is called quiet Sun; zoomed, a sunspot. Both answers are far from sure:
-# the credibility (the share of the nearest training images that agree) is low, as it should be for
-# a feature this small.
+# Seen whole, the frame is called quiet Sun; zoomed, a sunspot. Neither answer is sure: the top
+# probabilities are about 0.4, the whole frame is flagged as unlike the training images, and the
+# zoomed credibility (the share of the nearest training images that agree) is 0.41.
 
 whole = sunpy_slic.classify(smap)
 zoomed = sunpy_slic.classify(smap, zoom=True)
@@ -49,9 +49,9 @@ for (rows, cols), p in zip(windows, table["p_sunspot"], strict=True):
     print(f"rows {rows.start:3d}-{rows.stop:3d}, columns {cols.start:3d}-{cols.stop:3d}: sunspot {p:.2f}")
 
 ###############################################################################
-# The map with the sunspot circled (red) and its most sunspot-like window (yellow); that window at its
-# own resolution, as the network sees it when zooming; and the five probabilities seen whole and
-# zoomed.
+# The map with the sunspot circled (red) and its most sunspot-like window (yellow); that window (the
+# network sees it at 128 pixels, twice the resolution of the whole view); and the five probabilities
+# seen whole and zoomed.
 
 best = int(np.argmax(table["p_sunspot"]))
 rows, cols = windows[best]

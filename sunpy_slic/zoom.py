@@ -1,8 +1,8 @@
 """
-Look closer: a frame's classification from its whole view and from windows at its own resolution.
+Look closer: a frame's classification from its whole view and from windows at up to twice its resolution.
 
 The network sees every image resized to its input side (128 pixels for the bundled weights). In a
-large frame a small feature shrinks with it: a sunspot of 15″ at 2.5″/pixel is 6 pixels of a
+large frame a small feature shrinks with it: a sunspot 15″ across at 2.5″/pixel is 6 pixels of a
 256-pixel frame and 3 at the input, and the network misses about half of the features under 8 input
 pixels across (the model card). Zooming classifies, beside the whole frame, a 3 × 3 grid of
 overlapping windows of half the frame's side (`zoom_windows`), each at up to twice the whole view's
@@ -22,8 +22,8 @@ __all__ = ["ZOOM_GRID", "ZOOM_WEIGHT", "zoom_credibility", "zoom_probabilities",
 #: Windows along each axis.
 ZOOM_GRID = 3
 #: The share of the windows' answer in the joined probabilities (the rest is the whole frame's).
-#: Chosen on synthetic frames of seeds 980 000-985 000 (never trained on, apart from the benchmarks'
-#: seeds): 0.2-0.4 gave the same gains, 0.5 started to call quiet-Sun frames features.
+#: Chosen on synthetic frames of seeds 980 000-985 000, which no training script and no benchmark
+#: uses: 0.2-0.4 gave the same gains, 0.5 started to call quiet-Sun frames features.
 ZOOM_WEIGHT = 0.3
 
 
@@ -40,7 +40,7 @@ def zoom_windows(shape, image_size):
 
     Along each axis, `ZOOM_GRID` windows of half the frame's length (but at least ``image_size``,
     the network's input side, so that no window is enlarged beyond the frame's own pixels) run from
-    the first pixel to the last, overlapping by half a window. An axis no longer than
+    the first pixel to the last, overlapping. An axis no longer than
     ``image_size`` is not cut; a frame cut along neither axis has no windows.
 
     Parameters

@@ -1,4 +1,4 @@
-"""Zooming: a frame's windows at its own resolution, joined with the whole view (sunpy_slic.zoom)."""
+"""Zooming: a frame's windows, at up to twice its resolution, joined with the whole view (sunpy_slic.zoom)."""
 
 import numpy as np
 import pytest
