@@ -369,17 +369,16 @@ class ClassificationResult:
         return "\n".join(lines) + ">"
 
 
-def _join_windows(model, probs, windows, bank, options):
+def _join_windows(model, probs, windows, bank, batch_size, **options):
     """
-    The probabilities of a batch joined with those of its zoom windows (`zoom_probabilities`),
-    and a function giving the joined credibility (`zoom_credibility`) of each image's answer from
-    its whole-frame credibility (None without a bank).
+    The probabilities of a batch joined with those of its zoom windows (`zoom_probabilities`), and
+    with a credibility bank each image's windows' credibilities for its joined answer (to join with
+    its own by `zoom_credibility`); None without a bank or without windows.
     """
     sizes = [len(w) for w in windows]
     if not sum(sizes):
         return probs, None
     x = torch.cat([w for w in windows if len(w)])
-    batch_size = options.pop("batch_size")
     parts = [
         infer(model, x[i : i + batch_size], embed=bank is not None, **options)
         for i in range(0, len(x), batch_size)
@@ -392,13 +391,10 @@ def _join_windows(model, probs, windows, bank, options):
         return joined, None
     emb = np.concatenate([part[2] for part in parts])
     answers = np.argmax(joined, axis=1)
-
-    def joined_credibility(i, whole):
-        k = answers[i]
-        windows = credibility(bank, emb[spans[i]], np.full(sizes[i], k)) if sizes[i] else []
-        return zoom_credibility(whole, windows, quiet=bool(k == quiet))
-
-    return joined, joined_credibility
+    return joined, [
+        credibility(bank, emb[span], np.full(size, k)) if size else []
+        for span, size, k in zip(spans, sizes, answers, strict=True)
+    ]
 
 
 def _is_single(data):
@@ -686,21 +682,29 @@ def classify(
                     scores = [float(v) for v in score_batch(stats, probs, emb)]
                 if tex is not None:
                     textures = [float(v) for v in score_texture(stats["texture"], tex)]
-                joined_credibility = None
+                in_windows = None
                 if zoom:
-                    options = {
-                        "amp": amp,
-                        "tta": tta,
-                        "mc_dropout": mc_dropout,
-                        "compile": compile,
-                        "batch_size": batch_size,
-                    }
-                    probs, joined_credibility = _join_windows(model, probs, windows, bank, options)
+                    probs, in_windows = _join_windows(
+                        model,
+                        probs,
+                        windows,
+                        bank,
+                        batch_size,
+                        amp=amp,
+                        tta=tta,
+                        mc_dropout=mc_dropout,
+                        compile=compile,
+                    )
                 agree = [None] * len(chunk)
                 if bank is not None:
-                    agree = [float(v) for v in credibility(bank, emb, np.argmax(probs, axis=1))]
-                    if joined_credibility is not None:
-                        agree = [joined_credibility(i, a) for i, a in enumerate(agree)]
+                    answers = np.argmax(probs, axis=1)
+                    agree = [float(v) for v in credibility(bank, emb, answers)]
+                    if in_windows is not None:
+                        quiet = FEATURES.index("quiet_sun")
+                        agree = [
+                            zoom_credibility(a, w, quiet=bool(k == quiet))
+                            for a, w, k in zip(agree, in_windows, answers, strict=True)
+                        ]
                 for i, ((img, meta), p) in enumerate(zip(chunk, probs, strict=True)):
                     in_dist, reasons, domain_reasons = _flags(img, scores[i], textures[i], stats, domain)
                     if domain_reasons:

@@ -17,6 +17,8 @@ Only numpy: the windows are cut and classified by `sunpy_slic.classify` (``zoom=
 
 import numpy as np
 
+from sunpy_slic.validation import check_probability
+
 __all__ = ["ZOOM_GRID", "ZOOM_WEIGHT", "zoom_credibility", "zoom_probabilities", "zoom_windows"]
 
 #: Windows along each axis.
@@ -109,11 +111,9 @@ def zoom_probabilities(whole, windows, quiet, *, weight=ZOOM_WEIGHT):
     >>> int(np.argmax(p)), round(float(p.sum()), 6)
     (4, 1.0)
     """
+    weight = check_probability(weight, "weight")
     whole = np.asarray(whole, dtype=float)
     windows = np.asarray(windows, dtype=float).reshape(-1, whole.shape[-1])
-    if not 0.0 <= weight <= 1.0:
-        msg = f"weight must be in [0, 1], got {weight!r}"
-        raise ValueError(msg)
     if len(windows) == 0:
         return whole
     best = windows.max(axis=0)
@@ -154,10 +154,8 @@ def zoom_credibility(whole, windows, *, quiet, weight=ZOOM_WEIGHT):
     >>> round(zoom_credibility(1.0, [1.0, 0.5, 1.0], quiet=True), 2)  # not quiet everywhere
     0.85
     """
+    weight = check_probability(weight, "weight")
     windows = np.asarray(windows, dtype=float).ravel()
-    if not 0.0 <= weight <= 1.0:
-        msg = f"weight must be in [0, 1], got {weight!r}"
-        raise ValueError(msg)
     if len(windows) == 0:
         return float(whole)
     best = windows.min() if quiet else windows.max()

@@ -56,7 +56,7 @@ def test_a_feature_in_one_window_counts_and_quiet_sun_must_hold_in_all():
     best[QUIET] = one_spot[:, QUIET].min()
     assert zoom_probabilities(whole, one_spot, QUIET, weight=1.0) == pytest.approx(best / best.sum())
     assert zoom_probabilities(whole, np.empty((0, 5)), QUIET) == pytest.approx(whole)
-    with pytest.raises(ValueError, match=r"weight must be in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"weight must be a number in \[0, 1\], got 1.5"):
         zoom_probabilities(whole, one_spot, QUIET, weight=1.5)
 
 
@@ -67,7 +67,7 @@ def test_credibility_is_joined_like_the_probabilities():
     assert zoom_credibility(0.2, windows, quiet=True) == pytest.approx(0.7 * 0.2 + 0.3 * 0.1)
     assert zoom_credibility(0.2, windows, quiet=False, weight=0.0) == pytest.approx(0.2)
     assert zoom_credibility(0.6, [], quiet=False) == pytest.approx(0.6)
-    with pytest.raises(ValueError, match=r"weight must be in \[0, 1\], got -0.1"):
+    with pytest.raises(ValueError, match=r"weight must be a number in \[0, 1\], got -0.1"):
         zoom_credibility(0.2, windows, quiet=False, weight=-0.1)
 
 
